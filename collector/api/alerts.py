@@ -1,0 +1,7 @@
+"""HTTP routes: alerts."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()

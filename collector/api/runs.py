@@ -1,0 +1,7 @@
+"""HTTP routes: runs."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()

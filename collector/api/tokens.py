@@ -1,0 +1,7 @@
+"""HTTP routes: tokens."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,198 @@
+"""The recent window: every series' recent samples, in memory, for rule evaluation.
+
+Series are keyed by their full label set (``__name__`` included) and indexed by
+metric name and by host, so that a selector looks at one name's series and a
+host that stops reporting can be marked stale in one step.
+
+Staleness follows Prometheus: a series that a host's report no longer carries,
+or every series of a host declared down, gets a stale marker at that time, and
+an instant selector ignores a series whose newest sample before the evaluation
+time is a stale marker. JSON cannot carry NaN, so ingest never stores one and a
+NaN in the window always means "stale".
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Iterator, Mapping
+
+STALE = math.nan
+
+LabelKey = tuple[tuple[str, str], ...]
+
+
+def is_stale(value: float) -> bool:
+    return value != value  # NaN is the only float unequal to itself
+
+
+class Series:
+    """One series: its labels and its samples in time order."""
+
+    __slots__ = ("ck", "gen", "host", "key", "labels", "ts", "vs")
+
+    def __init__(self, labels: dict[str, str], key: LabelKey, host: str) -> None:
+        self.labels = labels
+        self.key = key
+        self.host = host
+        self.ts = array("d")
+        self.vs = array("d")
+        self.gen = 0
+        self.ck: tuple[str, tuple[tuple[str, str], ...]] = ("", ())
+
+    @property
+    def name(self) -> str:
+        return self.labels["__name__"]
+
+    def append(self, ts: float, value: float) -> bool:
+        """Add a sample; an out-of-order or duplicate timestamp is refused, as Prometheus does."""
+        if self.ts and ts <= self.ts[-1]:
+            return False
+        self.ts.append(ts)
+        self.vs.append(value)
+        return True
+
+    def range(self, start: float, end: float) -> tuple[array, array]:
+        """Samples with start < t <= end (Prometheus' left-open range), stale markers included."""
+        lo = bisect_right(self.ts, start)
+        hi = bisect_right(self.ts, end)
+        return self.ts[lo:hi], self.vs[lo:hi]
+
+    def at(self, t: float, lookback: float) -> tuple[float, float] | None:
+        """The newest sample in (t - lookback, t], or None if there is none or it is a stale marker."""
+        hi = bisect_right(self.ts, t)
+        if hi == 0:
+            return None
+        st = self.ts[hi - 1]
+        if st <= t - lookback:
+            return None
+        v = self.vs[hi - 1]
+        if is_stale(v):
+            return None
+        return st, v
+
+    def trim(self, before: float) -> None:
+        cut = bisect_left(self.ts, before)
+        if cut:
+            del self.ts[:cut]
+            del self.vs[:cut]
+
+
+class RecentWindow:
+    """All series' samples for the last ``retention`` seconds."""
+
+    def __init__(self, retention: float = 3600.0) -> None:
+        self.retention = retention
+        self._by_name: dict[str, dict[LabelKey, Series]] = {}
+        self._by_host: dict[str, dict[tuple[str, tuple[tuple[str, str], ...]], Series]] = {}
+        self._gen = 0
+
+    # -- writing ---------------------------------------------------------------------------
+    def append_report(
+        self,
+        host: str,
+        base_labels: Mapping[str, str],
+        ts: float,
+        samples: Iterable[tuple[str, Mapping[str, str], float]],
+    ) -> int:
+        """Add one report's samples for ``host``; ``base_labels`` (host, customer) override the sample's.
+
+        Series of the host that this report does not carry get a stale marker at ``ts``.
+        Returns the number of samples stored.
+        """
+        self._gen += 1
+        gen = self._gen
+        cache = self._by_host.setdefault(host, {})
+        stored = 0
+        touched = 0
+        for name, labels, value in samples:
+            ck = (name, tuple(labels.items()))
+            series = cache.get(ck)
+            if series is None:
+                series = self._create(host, name, labels, base_labels)
+                series.ck = ck
+                cache[ck] = series
+            if series.gen != gen:
+                series.gen = gen
+                touched += 1
+            if series.append(ts, value):
+                stored += 1
+        if touched != len(cache):
+            for series in cache.values():
+                if series.gen != gen:
+                    series.gen = gen
+                    series.append(ts, STALE)
+        return stored
+
+    def append(self, host: str, name: str, labels: Mapping[str, str], ts: float, value: float) -> bool:
+        """Add a single sample of a series the collector itself derives (``up``, check states)."""
+        cache = self._by_host.setdefault(host, {})
+        ck = (name, tuple(labels.items()))
+        series = cache.get(ck)
+        if series is None:
+            series = self._create(host, name, labels, {})
+            series.ck = ck
+            cache[ck] = series
+        return series.append(ts, value)
+
+    def mark_host_stale(self, host: str, ts: float, *, keep: Iterable[str] = ("up",)) -> None:
+        """A host declared down: every series of it but ``keep`` ends at ``ts``."""
+        kept = set(keep)
+        for (name, _), series in self._by_host.get(host, {}).items():
+            if name not in kept:
+                series.append(ts, STALE)
+
+    def _create(
+        self, host: str, name: str, labels: Mapping[str, str], base_labels: Mapping[str, str]
+    ) -> Series:
+        full = dict(labels)
+        full.update(base_labels)
+        full["__name__"] = name
+        key: LabelKey = tuple(sorted(full.items()))
+        by_key = self._by_name.setdefault(name, {})
+        series = by_key.get(key)
+        if series is None:
+            series = Series(full, key, host)
+            by_key[key] = series
+        return series
+
+    def trim(self, now: float) -> None:
+        """Forget samples older than the retention, and series left with none."""
+        before = now - self.retention
+        for name, by_key in list(self._by_name.items()):
+            for key, series in list(by_key.items()):
+                series.trim(before)
+                if not series.ts:
+                    del by_key[key]
+                    host_cache = self._by_host.get(series.host)
+                    if host_cache is not None and host_cache.get(series.ck) is series:
+                        del host_cache[series.ck]
+            if not by_key:
+                del self._by_name[name]
+
+    def drop_host(self, host: str) -> None:
+        for series in self._by_host.pop(host, {}).values():
+            by_key = self._by_name.get(series.name)
+            if by_key is not None:
+                by_key.pop(series.key, None)
+
+    # -- reading ---------------------------------------------------------------------------
+    def series_named(self, name: str) -> Iterable[Series]:
+        return self._by_name.get(name, {}).values()
+
+    def names(self) -> Iterable[str]:
+        return self._by_name.keys()
+
+    def all_series(self) -> Iterator[Series]:
+        for by_key in self._by_name.values():
+            yield from by_key.values()
+
+    def hosts(self) -> Iterable[str]:
+        return self._by_host.keys()
+
+    def series_count(self) -> int:
+        return sum(len(v) for v in self._by_name.values())
+
+    def sample_count(self) -> int:
+        return sum(len(s.ts) for s in self.all_series())
