@@ -7,13 +7,24 @@ take them as arguments so a test or the demo can pass an in-memory one.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Protocol
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 
 class Clock(Protocol):
     def now(self) -> datetime:
         """The current time, timezone-aware UTC."""
         ...
+
+
+class AlertSink(Protocol):
+    """Where alert state changes go: the ticket area implements it; until then they are only recorded.
+
+    ``changes`` are ``collector.core.alerting.AlertChange`` values (an alert that started firing,
+    is still firing, or resolved), in evaluation order.
+    """
+
+    def alerts_changed(self, changes: Sequence[Any], now: datetime) -> None: ...
 
 
 class SystemClock:

@@ -32,6 +32,9 @@ class AppContext:
     # Long-running loops the server starts after start-up (the CLI does not):
     # each is ``async def loop(stop: asyncio.Event) -> None``.
     background: list[Callable[[Any], Awaitable[None]]] = field(default_factory=list)
+    # prometheus_client collectors the server's /metrics exposes (business figures are
+    # computed from the database at scrape time, so every collector process agrees).
+    metrics: list[Any] = field(default_factory=list)
     # Called once when the server or command finishes, in reverse order.
     closers: list[Callable[[], None]] = field(default_factory=list)
 
