@@ -31,8 +31,12 @@ def test_five_by_eight_and_unquoted_yaml_times() -> None:
                     "name": "acme",
                     "timezone": "Asia/Shanghai",
                     # YAML 1.1 reads an unquoted 09:30 as 570.
-                    "contract": {"window": {"start": 570, "end": "19:30"}, "holidays": "cn",
-                                 "starts": "2026-03-01", "targets": {"normal": {"resolution": "2bd1h"}}},
+                    "contract": {
+                        "window": {"start": 570, "end": "19:30"},
+                        "holidays": "cn",
+                        "starts": "2026-03-01",
+                        "targets": {"normal": {"resolution": "2bd1h"}},
+                    },
                 }
             ]
         }
@@ -52,11 +56,15 @@ def test_five_by_eight_and_unquoted_yaml_times() -> None:
 @pytest.mark.parametrize(
     ("data", "key"),
     [
-        ({"customers": [{"name": "a", "contract": {"window": {"start": "19:30", "end": "09:30"}}}]},
-         "customers.0.contract.window"),
+        (
+            {"customers": [{"name": "a", "contract": {"window": {"start": "19:30", "end": "09:30"}}}]},
+            "customers.0.contract.window",
+        ),
         ({"customers": [{"name": "a", "contract": {"holidays": "XX"}}]}, "customers.0.contract.holidays"),
-        ({"customers": [{"name": "a", "contract": {"targets": {"urgent": {}}}}]},
-         "customers.0.contract.targets.urgent.[key]"),
+        (
+            {"customers": [{"name": "a", "contract": {"targets": {"urgent": {}}}}]},
+            "customers.0.contract.targets.urgent.[key]",
+        ),
         ({"engineers": [{"name": "li", "role": "boss"}]}, "engineers.0.role"),
         ({"tickets": {"flap": {"low": 0.5, "high": 0.2}}}, "tickets.flap"),
         ({"notifications": {"webhooks": [{"url": "ftp://x"}]}}, "notifications.webhooks.0.url"),
