@@ -1,10 +1,100 @@
-"""The `upkeep-agent` command (being built)."""
+"""The `upkeep-agent` command: run, once, check-config, enroll.
+
+Every mistake an operator can make (a wrong config key, an unusable state directory, a
+refused enrollment) ends as one line on stderr and a non-zero exit, never a traceback:
+exit 2 for configuration, 1 for everything else.
+"""
 
 from __future__ import annotations
 
+import argparse
+import json
+import logging
+import secrets
 import sys
+from pathlib import Path
+
+from agent import __version__
+from agent.config import AgentConfig, load_config
+from agent.errors import AgentError, ConfigError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="upkeep-agent", description="upkeep's host agent")
+    p.add_argument("--version", action="version", version=f"upkeep-agent {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+    for name, text in (("run", "collect and push at the configured interval until SIGTERM"),
+                       ("once", "collect one report and print it as JSON (nothing is sent)"),
+                       ("check-config", "validate the configuration and exit")):
+        sp = sub.add_parser(name, help=text, description=text)
+        sp.add_argument("--config", type=Path, default=None,
+                        help="agent.yaml (default /etc/upkeep/agent.yaml when it exists)")
+    sp = sub.add_parser("enroll", help="exchange an enrollment token for this host's token",
+                        description="POST /api/v1/enroll; stores the host token and the collector URL "
+                                    "in the state directory")
+    sp.add_argument("url", help="the collector, e.g. https://collector.example:8443")
+    sp.add_argument("token", help="the enrollment token from the service center")
+    sp.add_argument("--config", type=Path, default=None)
+    return p
+
+
+def _once(cfg: AgentConfig) -> int:
+    from agent.checks.runner import CheckRunner
+    from agent.collection import Collection
+    from agent.state import AgentState
+
+    # `once` is a look, not a delivery: it uses the installation's id when the state
+    # directory is readable, and never takes a sequence number (seq 0 is never sent).
+    try:
+        state: AgentState | None = AgentState(cfg.state_dir)
+        agent_id = state.agent_id if state else secrets.token_hex(16)
+    except AgentError:
+        state, agent_id = None, secrets.token_hex(16)
+    runner = CheckRunner(cfg.checks, state.subdir("logfile") if state else None)
+    report = Collection(cfg, agent_id, runner).collect(seq=0)
+    json.dump(report, sys.stdout, indent=1)
+    sys.stdout.write("\n")
+    return 0
+
+
+def _check_config(cfg: AgentConfig) -> int:
+    from agent.checks import make_check
+
+    for c in cfg.checks:
+        make_check(c, None)
+    where = cfg.collector.url or "the URL stored at enrollment"
+    listen = f"{cfg.metrics_listen[0]}:{cfg.metrics_listen[1]}" if cfg.metrics_listen else "off"
+    print(f"{cfg.source or 'defaults'}: OK ({len(cfg.checks)} checks, interval {cfg.interval:g}s, "
+          f"collector {where}, /metrics {listen})")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    print("upkeep-agent: not built yet", file=sys.stderr)
-    return 2
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        cfg = load_config(args.config)
+        if args.command == "once":
+            return _once(cfg)
+        if args.command == "check-config":
+            return _check_config(cfg)
+        if args.command == "enroll":
+            from agent.enroll import enroll
+
+            print(enroll(cfg, args.url, args.token))
+            return 0
+        from agent.daemon import run
+
+        return run(cfg)
+    except ConfigError as exc:
+        print(f"upkeep-agent: {exc}", file=sys.stderr)
+        return 2
+    except AgentError as exc:
+        print(f"upkeep-agent: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""Host facts sent with every report, including the SSH host keys the collector will trust."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import platform
+import socket
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+_KEY_TYPES = ("ssh-", "ecdsa-sha2-", "sk-ssh-", "sk-ecdsa-")
+
+
+def ssh_fingerprint(key_b64: str) -> str:
+    """OpenSSH's SHA256 fingerprint of a base64 public-key blob (``SHA256:`` + unpadded base64)."""
+    digest = hashlib.sha256(base64.b64decode(key_b64, validate=True)).digest()
+    return "SHA256:" + base64.b64encode(digest).decode("ascii").rstrip("=")
+
+
+def ssh_host_keys(directory: Path) -> list[dict[str, str]]:
+    """Every ``ssh_host_*_key.pub`` in ``directory``: type, base64 key and fingerprint, sorted by type.
+
+    An unreadable or malformed file is skipped: a key we cannot vouch for is not offered.
+    """
+    keys: list[dict[str, str]] = []
+    try:
+        files = sorted(directory.glob("ssh_host_*_key.pub"))
+    except OSError:
+        return keys
+    for f in files:
+        try:
+            parts = f.read_text(encoding="ascii").split()
+        except (OSError, UnicodeDecodeError):
+            continue
+        if len(parts) < 2 or not parts[0].startswith(_KEY_TYPES):
+            continue
+        try:
+            fp = ssh_fingerprint(parts[1])
+        except ValueError:
+            continue
+        keys.append({"type": parts[0], "key": parts[1], "fingerprint": fp})
+    keys.sort(key=lambda k: k["type"])
+    return keys
+
+
+def _os_release() -> str:
+    for path in ("/etc/os-release", "/usr/lib/os-release"):
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if line.startswith("PRETTY_NAME="):
+                return line.partition("=")[2].strip().strip('"')
+    return f"{platform.system()} {platform.release()}"
+
+
+def host_facts(ssh_dir: Path) -> dict[str, Any]:
+    """The report's ``facts`` object (docs/report-format.md)."""
+    return {
+        "hostname": socket.gethostname(),
+        "os": platform.system(),
+        "os_release": _os_release(),
+        "kernel": platform.release(),
+        "arch": platform.machine(),
+        "cpu_count": os.cpu_count() or 1,
+        "memory_bytes": int(psutil.virtual_memory().total),
+        "boot_time": float(psutil.boot_time()),
+        "python": platform.python_version(),
+        "ssh_host_keys": ssh_host_keys(ssh_dir),
+    }
