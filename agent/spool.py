@@ -1,0 +1,269 @@
+"""The on-disk spool: every report is written here (and fsynced) before it is sent.
+
+Segment files ``seg-<n>.log`` hold records appended one after another::
+
+    magic "UKS1" | length u32 | seq u64 | ts f64 | crc32 u32 | payload (length bytes of JSON)
+
+all big-endian; the CRC covers seq, ts and the payload. ``cursor`` (replaced atomically)
+names the first record not yet acknowledged and the running count of dropped reports.
+A record leaves the spool only when acknowledged (a 2xx), set aside (a permanent 4xx) or
+dropped past the bound (size or age), oldest first, each drop counted.
+
+After kill -9 or a power cut the last record of the last segment may be torn: it fails
+its length or CRC check, is cut off and logged, and everything before it is kept.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import struct
+import threading
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from agent.state import write_atomic
+
+log = logging.getLogger("upkeep.agent.spool")
+
+MAGIC = b"UKS1"
+_HEAD = struct.Struct(">4sIQdI")
+_CRC_PART = struct.Struct(">Qd")
+SEGMENT_BYTES = 4 * 2**20
+MAX_RECORD = 64 * 2**20
+
+
+@dataclass(frozen=True)
+class Entry:
+    """Where one spooled report lives, and its identity."""
+
+    segment: int
+    offset: int
+    size: int  # header + payload
+    seq: int
+    ts: float
+
+
+def _seg_name(n: int) -> str:
+    return f"seg-{n:012d}.log"
+
+
+def _crc(seq: int, ts: float, payload: bytes) -> int:
+    return zlib.crc32(payload, zlib.crc32(_CRC_PART.pack(seq, ts))) & 0xFFFFFFFF
+
+
+def scan_segment(path: Path, start: int = 0) -> tuple[list[tuple[int, int, int, float]], int, int]:
+    """Records of one segment from ``start``: ([(offset, size, seq, ts)], good_end, file_size).
+
+    Scanning stops at the first record that is incomplete or fails its checks; ``good_end``
+    is where the valid records end.
+    """
+    out: list[tuple[int, int, int, float]] = []
+    with open(path, "rb") as f:
+        data = f.read()
+    pos = start
+    while pos + _HEAD.size <= len(data):
+        magic, length, seq, ts, crc = _HEAD.unpack_from(data, pos)
+        end = pos + _HEAD.size + length
+        if magic != MAGIC or length > MAX_RECORD or end > len(data):
+            break
+        if _crc(seq, ts, data[pos + _HEAD.size:end]) != crc:
+            break
+        out.append((pos, end - pos, seq, ts))
+        pos = end
+    return out, pos, len(data)
+
+
+class Spool:
+    """A bounded, crash-safe FIFO of encoded reports. Thread-safe: the loop appends, the shipper acks."""
+
+    def __init__(self, root: Path, max_bytes: int, max_age: float,
+                 segment_bytes: int = SEGMENT_BYTES) -> None:
+        self.root = root
+        self.max_bytes = max_bytes
+        self.max_age = max_age
+        self._segment_bytes = segment_bytes
+        self._lock = threading.Lock()
+        self._entries: list[Entry] = []
+        self._head = 0  # index of the first live entry in _entries (compacted now and then)
+        self._bytes = 0
+        self.dropped_total = 0
+        self.corrupt_records = 0
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._load()
+
+    # -- opening -------------------------------------------------------------------------
+
+    def _read_cursor(self) -> tuple[int, int]:
+        try:
+            c = json.loads((self.root / "cursor").read_text(encoding="ascii"))
+            self.dropped_total = int(c.get("dropped", 0))
+            return int(c["segment"]), int(c["offset"])
+        except FileNotFoundError:
+            return 0, 0
+        except (OSError, ValueError, KeyError, TypeError):
+            log.error("spool cursor unreadable; replaying every segment from its start")
+            return 0, 0
+
+    def _load(self) -> None:
+        cur_seg, cur_off = self._read_cursor()
+        segs = sorted(int(p.name[4:16]) for p in self.root.glob("seg-*.log") if p.name[4:16].isdigit())
+        for n in segs:
+            path = self.root / _seg_name(n)
+            if n < cur_seg:
+                path.unlink(missing_ok=True)
+                continue
+            records, good_end, size = scan_segment(path, cur_off if n == cur_seg else 0)
+            if good_end < size:
+                if n == segs[-1]:
+                    log.warning("spool %s: torn record at byte %d cut off (%d bytes)", path.name, good_end,
+                                size - good_end)
+                    with open(path, "r+b") as f:
+                        f.truncate(good_end)
+                        os.fsync(f.fileno())
+                else:
+                    log.error("spool %s: damaged from byte %d; %d bytes skipped", path.name, good_end,
+                              size - good_end)
+                self.corrupt_records += 1
+            for off, sz, seq, ts in records:
+                self._entries.append(Entry(n, off, sz, seq, ts))
+                self._bytes += sz
+        # With no segment left, start past the cursor's so its offset never points into new data.
+        self._segment = segs[-1] if segs else cur_seg + 1
+        if segs and (self.root / _seg_name(self._segment)).stat().st_size >= self._segment_bytes:
+            self._segment += 1
+        self._fh = self._open_segment()
+
+    def _open_segment(self) -> BinaryIO:
+        fd = os.open(self.root / _seg_name(self._segment), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        return os.fdopen(fd, "ab")
+
+    def close(self) -> None:
+        with self._lock:
+            self._fh.close()
+
+    # -- figures -------------------------------------------------------------------------
+
+    @property
+    def reports(self) -> int:
+        with self._lock:
+            return len(self._entries) - self._head
+
+    @property
+    def bytes(self) -> int:
+        with self._lock:
+            return self._bytes
+
+    def seqs(self) -> list[int]:
+        """Sequence numbers waiting, oldest first."""
+        with self._lock:
+            return [e.seq for e in self._entries[self._head:]]
+
+    # -- writing -------------------------------------------------------------------------
+
+    def append(self, seq: int, ts: float, payload: bytes, now: float | None = None) -> Entry:
+        """Write one report durably, then enforce the bound (``now`` for the age limit, default ``ts``)."""
+        head = _HEAD.pack(MAGIC, len(payload), seq, ts, _crc(seq, ts, payload))
+        with self._lock:
+            if self._fh.tell() >= self._segment_bytes:
+                self._fh.close()
+                self._segment += 1
+                self._fh = self._open_segment()
+            offset = self._fh.tell()
+            try:
+                self._fh.write(head + payload)
+                self._fh.flush()
+                os.fsync(self._fh.fileno())
+            except OSError:
+                # A half-written record (disk full) must not stay in front of the next one.
+                self._fh.truncate(offset)
+                raise
+            entry = Entry(self._segment, offset, len(head) + len(payload), seq, ts)
+            self._entries.append(entry)
+            self._bytes += entry.size
+            self._enforce(ts if now is None else now, keep_last=True)
+        return entry
+
+    def _enforce(self, now: float, keep_last: bool) -> None:
+        oldest_ok = now - self.max_age
+        floor = 1 if keep_last else 0
+        dropped = 0
+        while len(self._entries) - self._head > floor:
+            e = self._entries[self._head]
+            if self._bytes <= self.max_bytes and e.ts >= oldest_ok:
+                break
+            self._head += 1
+            self._bytes -= e.size
+            dropped += 1
+        if dropped:
+            self.dropped_total += dropped
+            log.warning("spool over its bound: dropped the %d oldest reports (%d in all)", dropped,
+                        self.dropped_total)
+            self._commit()
+
+    def enforce(self, now: float) -> None:
+        """Drop reports older than max_age (and the oldest past max_bytes), counting each."""
+        with self._lock:
+            self._enforce(now, keep_last=False)
+
+    # -- reading and acknowledging ---------------------------------------------------------
+
+    def peek(self, max_reports: int, max_bytes: int) -> list[tuple[Entry, bytes]]:
+        """The oldest reports, at most ``max_reports`` and about ``max_bytes`` (always at least one)."""
+        with self._lock:
+            batch = self._entries[self._head:self._head + max_reports]
+        out: list[tuple[Entry, bytes]] = []
+        total = 0
+        handles: dict[int, object] = {}
+        try:
+            for e in batch:
+                if out and total + e.size > max_bytes:
+                    break
+                f = handles.get(e.segment)
+                if f is None:
+                    f = handles[e.segment] = open(self.root / _seg_name(e.segment), "rb")  # noqa: SIM115
+                f.seek(e.offset + _HEAD.size)  # type: ignore[attr-defined]
+                out.append((e, f.read(e.size - _HEAD.size)))  # type: ignore[attr-defined]
+                total += e.size
+        except FileNotFoundError:
+            # Dropped (and its segment deleted) between the snapshot and the read: send what we have.
+            pass
+        finally:
+            for f in handles.values():
+                f.close()  # type: ignore[attr-defined]
+        return out
+
+    def ack_through(self, entry: Entry) -> int:
+        """Remove every report up to and including ``entry``; returns how many were still waiting."""
+        with self._lock:
+            n = 0
+            while self._head < len(self._entries):
+                e = self._entries[self._head]
+                if (e.segment, e.offset) > (entry.segment, entry.offset):
+                    break
+                self._head += 1
+                self._bytes -= e.size
+                n += 1
+            if n:
+                self._commit()
+            return n
+
+    def _commit(self) -> None:
+        """Persist the cursor, then delete segments wholly behind it (lock held)."""
+        if self._head < len(self._entries):
+            first = self._entries[self._head]
+            seg, off = first.segment, first.offset
+        else:
+            seg, off = self._segment, self._fh.tell()
+        cursor = {"segment": seg, "offset": off, "dropped": self.dropped_total}
+        write_atomic(self.root / "cursor", json.dumps(cursor).encode(), 0o600)
+        if self._head > 1024 or self._head == len(self._entries):
+            del self._entries[:self._head]
+            self._head = 0
+        for p in self.root.glob("seg-*.log"):
+            n = p.name[4:16]
+            if n.isdigit() and int(n) < seg:
+                p.unlink(missing_ok=True)
