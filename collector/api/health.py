@@ -1,7 +1,26 @@
-"""HTTP routes: health."""
+"""``/healthz`` (the process answers) and ``/readyz`` (the store answers too)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
-router = APIRouter()
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+def readyz(request: Request) -> JSONResponse:
+    """200 once start-up is over (the window rebuilt) and the database answers; 503 otherwise."""
+    try:
+        with request.app.state.ctx.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        return JSONResponse({"status": "unavailable", "error": str(exc).splitlines()[0]}, status_code=503)
+    return JSONResponse({"status": "ready"})

@@ -86,6 +86,7 @@ class RecentWindow:
         self.retention = retention
         self._by_name: dict[str, dict[LabelKey, Series]] = {}
         self._by_host: dict[str, dict[tuple[str, tuple[tuple[str, str], ...]], Series]] = {}
+        self._derived: dict[str, dict[tuple[str, tuple[tuple[str, str], ...]], Series]] = {}
         self._gen = 0
 
     # -- writing ---------------------------------------------------------------------------
@@ -126,8 +127,13 @@ class RecentWindow:
         return stored
 
     def append(self, host: str, name: str, labels: Mapping[str, str], ts: float, value: float) -> bool:
-        """Add a single sample of a series the collector itself derives (``up``, check states)."""
-        cache = self._by_host.setdefault(host, {})
+        """Add a single sample of a series the collector itself derives (``up``, check states).
+
+        Derived series are kept apart from the reported ones, so a report that does not
+        carry them does not mark them stale (``up`` is written at the collector's time,
+        which may be earlier than a report's own time on a host whose clock runs ahead).
+        """
+        cache = self._derived.setdefault(host, {})
         ck = (name, tuple(labels.items()))
         series = cache.get(ck)
         if series is None:
@@ -139,9 +145,10 @@ class RecentWindow:
     def mark_host_stale(self, host: str, ts: float, *, keep: Iterable[str] = ("up",)) -> None:
         """A host declared down: every series of it but ``keep`` ends at ``ts``."""
         kept = set(keep)
-        for (name, _), series in self._by_host.get(host, {}).items():
-            if name not in kept:
-                series.append(ts, STALE)
+        for cache in (self._by_host.get(host, {}), self._derived.get(host, {})):
+            for (name, _), series in cache.items():
+                if name not in kept:
+                    series.append(ts, STALE)
 
     def _create(
         self, host: str, name: str, labels: Mapping[str, str], base_labels: Mapping[str, str]
@@ -165,17 +172,19 @@ class RecentWindow:
                 series.trim(before)
                 if not series.ts:
                     del by_key[key]
-                    host_cache = self._by_host.get(series.host)
-                    if host_cache is not None and host_cache.get(series.ck) is series:
-                        del host_cache[series.ck]
+                    for caches in (self._by_host, self._derived):
+                        host_cache = caches.get(series.host)
+                        if host_cache is not None and host_cache.get(series.ck) is series:
+                            del host_cache[series.ck]
             if not by_key:
                 del self._by_name[name]
 
     def drop_host(self, host: str) -> None:
-        for series in self._by_host.pop(host, {}).values():
-            by_key = self._by_name.get(series.name)
-            if by_key is not None:
-                by_key.pop(series.key, None)
+        for caches in (self._by_host, self._derived):
+            for series in caches.pop(host, {}).values():
+                by_key = self._by_name.get(series.name)
+                if by_key is not None:
+                    by_key.pop(series.key, None)
 
     # -- reading ---------------------------------------------------------------------------
     def series_named(self, name: str) -> Iterable[Series]:
@@ -189,7 +198,7 @@ class RecentWindow:
             yield from by_key.values()
 
     def hosts(self) -> Iterable[str]:
-        return self._by_host.keys()
+        return self._by_host.keys() | self._derived.keys()
 
     def series_count(self) -> int:
         return sum(len(v) for v in self._by_name.values())

@@ -1,9 +1,348 @@
-"""The ingest area's use cases."""
+"""The ingest area: reports in, durably stored, into the recent window; heartbeats; retention.
+
+``install(ctx)`` puts an ``IngestService`` in ``ctx.areas["ingest"]`` and registers its
+background loops (heartbeat sweep, rollups and retention) and its /metrics figures.
+Functions the scheduler may call from its own jobs, each idempotent, ``now`` in:
+
+    sweep_heartbeats(ctx, now)   hosts silent for 3 intervals -> up=0, series stale, status down
+    run_rollups(ctx, now)        fold new report-log rows into 5-minute rollups
+    run_retention(ctx, now)      drop report-log rows and rollups past their retention
+
+Every stored report puts ``up{host,customer} 1`` (at the collector's time) and its
+samples (at the report's time, labels ``host`` and ``customer`` added) in the window.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import hmac
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+
+import orjson
+from sqlalchemy import delete, select
+
+from collector.api.errors import Overloaded, RateLimited, Unauthorized
+from collector.errors import Forbidden
 from collector.services import AppContext
+from collector.services.ingest_metrics import IngestMetrics
+from collector.services.ingest_parse import Report
+from collector.services.ingest_writer import GroupCommitWriter, Job
+from collector.store import reportlog
+from collector.store.inventory import get_number, hosts, list_hosts, set_host_status, set_number
+from collector.store.tokens import hash_token
+
+log = logging.getLogger("upkeep.ingest")
+
+MISSED_INTERVALS = 3
+MAX_PENDING_REPORTS = 50_000
+
+
+@dataclass
+class HostState:
+    id: str
+    name: str
+    customer: str
+    agent_id: str
+    interval: float
+    last_seen: float | None
+    status: str
+    # token bucket for the rate limit
+    tokens: float = 0.0
+    refilled: float = 0.0
+
+    @property
+    def base_labels(self) -> dict[str, str]:
+        return {"host": self.name, "customer": self.customer}
+
+
+def _ts(when: datetime) -> float:
+    return when.timestamp()
+
+
+class IngestService:
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+        self.metrics = IngestMetrics(ctx.engine)
+        self.writer = GroupCommitWriter(ctx.engine, self._committed)
+        self._hosts: dict[str, HostState] = {}
+        self._by_token: dict[str, str] = {}
+        self._token_gen = -1
+        self._lock = threading.Lock()
+        self._loaded = False
+
+    # -- host state -------------------------------------------------------------------------
+    def load_hosts(self) -> None:
+        with self.ctx.engine.connect() as conn:
+            rows = list_hosts(conn)
+        with self._lock:
+            for h in rows:
+                old = self._hosts.get(h.id)
+                state = HostState(h.id, h.name, h.customer, h.agent_id, h.interval, h.last_seen, h.status)
+                if old is not None:
+                    state.tokens, state.refilled = old.tokens, old.refilled
+                    state.last_seen = max(old.last_seen or 0.0, h.last_seen or 0.0) or None
+                self._hosts[h.id] = state
+            self._loaded = True
+
+    def host_state(self, host_id: str) -> HostState | None:
+        if not self._loaded:
+            self.load_hosts()
+        return self._hosts.get(host_id)
+
+    def authenticate(self, token: str) -> HostState:
+        """The host a host token belongs to; 401 for an unknown or revoked one (checked every request)."""
+        if not token.startswith("uph_"):
+            raise Unauthorized("a host token is required to push reports")
+        digest = hash_token(token)
+        with self.ctx.engine.connect() as conn:
+            gen = get_number(conn, "auth_generation")
+            if gen != self._token_gen:
+                # A token was revoked or re-issued somewhere: forget every cached lookup.
+                self._by_token.clear()
+                if self._token_gen != -1:
+                    self._loaded = False
+                self._token_gen = gen
+            host_id = self._by_token.get(digest)
+            if host_id is None:
+                row = conn.execute(
+                    select(hosts.c.id, hosts.c.token_hash).where(hosts.c.token_hash == digest)
+                ).first()
+                if row is None:
+                    raise Unauthorized("unknown or revoked host token")
+                if not hmac.compare_digest(row.token_hash, digest):
+                    raise Unauthorized("unknown or revoked host token")
+                host_id = row.id
+                if len(self._by_token) > 200_000:
+                    self._by_token.clear()
+                self._by_token[digest] = host_id
+        state = self.host_state(host_id)
+        if state is None or state.agent_id == "":
+            self.load_hosts()
+            state = self._hosts.get(host_id)
+        if state is None or state.status == "revoked":
+            self.load_hosts()
+            state = self._hosts.get(host_id)
+            if state is None or state.status == "revoked":
+                raise Unauthorized("unknown or revoked host token")
+        return state
+
+    def check_rate(self, host: HostState, now: float) -> None:
+        """Token bucket: ``ingest.max_rate_per_minute`` requests a minute, bursts up to that many."""
+        cap = float(self.ctx.config.ingest.max_rate_per_minute)
+        if host.refilled == 0.0:
+            host.tokens, host.refilled = cap, now
+        host.tokens = min(cap, host.tokens + (now - host.refilled) * cap / 60.0)
+        host.refilled = now
+        if host.tokens < 1.0:
+            wait = max(1, int((1.0 - host.tokens) * 60.0 / cap + 0.999))
+            raise RateLimited(
+                f"host {host.name} is sending more than {int(cap)} requests a minute", retry_after=wait
+            )
+        host.tokens -= 1.0
+
+    def check_agent(self, host: HostState, reports: list[Report]) -> None:
+        for i, r in enumerate(reports):
+            if r.agent_id != host.agent_id:
+                raise Forbidden(f"reports[{i}].agent_id: this token belongs to another agent")
+
+    # -- storing ----------------------------------------------------------------------------
+    async def store(self, host: HostState, reports: list[Report], received_at: float) -> list[bool]:
+        """Store durably (group commit), then update the window; per report, True when new."""
+        if self.writer.pending > MAX_PENDING_REPORTS:
+            raise Overloaded("the collector is busy; retry shortly", retry_after=2)
+        loop = asyncio.get_running_loop()
+        job = Job(host.id, reports, received_at, loop.create_future(), loop)
+        self.writer.submit(job)
+        assert job.future is not None
+        return await job.future
+
+    def store_sync(self, host: HostState, reports: list[Report], received_at: float) -> list[bool]:
+        """The same without an event loop (command line, tests)."""
+        job = Job(host.id, reports, received_at)
+        self.writer.submit(job)
+        job.done.wait()
+        if isinstance(job.result, BaseException):
+            raise job.result
+        assert job.result is not None
+        return job.result
+
+    def _committed(self, job: Job, stored: list[bool]) -> None:
+        host = self._hosts.get(job.host_id)
+        if host is None:
+            return
+        self._seen(host, job.received_at)
+        window = self.ctx.window
+        samples = 0
+        for r, new in zip(job.reports, stored, strict=True):
+            if new:
+                window.append_report(host.name, host.base_labels, r.ts, r.samples)
+                samples += len(r.samples)
+        if job.reports:
+            host.interval = job.reports[-1].interval
+        self.metrics.stored(sum(stored), len(stored) - sum(stored), samples)
+
+    def _seen(self, host: HostState, now: float) -> None:
+        host.last_seen = max(host.last_seen or 0.0, now)
+        if host.status != "revoked":
+            host.status = "up"
+        self.ctx.window.append(host.name, "up", host.base_labels, now, 1.0)
+
+    # -- start-up ---------------------------------------------------------------------------
+    def startup(self) -> None:
+        """Load the inventory, rebuild the window from the report log, start the writer."""
+        self.load_hosts()
+        self.rebuild_window(_ts(self.ctx.clock.now()))
+        self.writer.start()
+
+    def rebuild_window(self, now: float) -> int:
+        """Put the report log's last ``retention.window`` back into the window; returns reports read."""
+        names = {h.id: h for h in self._hosts.values()}
+        window = self.ctx.window
+        n = 0
+        with self.ctx.engine.connect() as conn:
+            for rep in reportlog.reports_since(conn, now - window.retention):
+                host = names.get(rep.host_id)
+                if host is not None:
+                    window.append_report(host.name, host.base_labels, rep.ts, rep.samples)
+                    n += 1
+        for host in self._hosts.values():
+            if host.status == "revoked" or host.last_seen is None:
+                continue
+            fresh = now - host.last_seen <= MISSED_INTERVALS * host.interval
+            window.append(host.name, "up", host.base_labels, now, 1.0 if fresh else 0.0)
+        log.info("recent window rebuilt from %d reports", n)
+        return n
+
+    def close(self) -> None:
+        self.writer.stop()
+
+
+# -- functions for the scheduler ----------------------------------------------------------------
+def sweep_heartbeats(ctx: AppContext, now: float) -> list[str]:
+    """Hosts silent for 3 intervals go down: ``up`` 0, their other series stale. Returns their names.
+
+    Touches the window, so call it on the thread that owns the window (the server's event loop).
+    """
+    svc: IngestService = ctx.area("ingest")
+    if not svc._loaded:
+        svc.load_hosts()
+    down: list[HostState] = []
+    for host in list(svc._hosts.values()):
+        if host.status != "up" or host.last_seen is None:
+            continue
+        if now - host.last_seen > MISSED_INTERVALS * host.interval:
+            host.status = "down"
+            ctx.window.append(host.name, "up", host.base_labels, now, 0.0)
+            ctx.window.mark_host_stale(host.name, now)
+            down.append(host)
+    if down:
+        with ctx.engine.begin() as conn:
+            for host in down:
+                set_host_status(conn, host.id, "down")
+    return [h.name for h in down]
+
+
+ROLLUP_CHUNK = 2000
+
+
+def run_rollups(ctx: AppContext, now: float) -> int:
+    """Fold report-log rows past the watermark into 5-minute rollups; returns reports folded."""
+    del now  # rollups follow the log, not the clock; the argument keeps the scheduler's signature
+    total = 0
+    while True:
+        with ctx.engine.begin() as conn:
+            mark = get_number(conn, "rollup_watermark")
+            batch = reportlog.reports_after_id(conn, mark, ROLLUP_CHUNK)
+            if not batch:
+                return total
+            aggs: dict[tuple[str, str, str, int], list[float]] = {}
+            for rep in batch:
+                bucket = int(rep.ts // reportlog.ROLLUP_STEP * reportlog.ROLLUP_STEP)
+                for name, labels, value in rep.samples:
+                    key = (
+                        rep.host_id,
+                        name,
+                        orjson.dumps(labels, option=orjson.OPT_SORT_KEYS).decode(),
+                        bucket,
+                    )
+                    a = aggs.get(key)
+                    if a is None:
+                        aggs[key] = [value, value, value, 1, value, rep.ts]
+                        continue
+                    a[0] = min(a[0], value)
+                    a[1] = max(a[1], value)
+                    a[2] += value
+                    a[3] += 1
+                    if rep.ts >= a[5]:
+                        a[4], a[5] = value, rep.ts
+            reportlog.merge_rollups(conn, aggs)
+            set_number(conn, "rollup_watermark", batch[-1].id)
+            total += len(batch)
+
+
+def run_retention(ctx: AppContext, now: float) -> tuple[int, int]:
+    """Delete report-log rows older than ``retention.reports`` (once rolled up) and old rollups.
+
+    Deletes in small chunks so the ingest writer never waits long for SQLite's write lock.
+    Returns (reports deleted, rollups deleted).
+    """
+    run_rollups(ctx, now)
+    cutoff = now - ctx.config.retention.reports
+    bucket_cutoff = int(now - ctx.config.retention.rollups)
+    gone_reports = gone_rollups = 0
+    while True:
+        with ctx.engine.begin() as conn:
+            mark = get_number(conn, "rollup_watermark")
+            ids = list(
+                conn.execute(
+                    select(reportlog.reports.c.id)
+                    .where(reportlog.reports.c.ts < cutoff, reportlog.reports.c.id <= mark)
+                    .limit(5000)
+                ).scalars()
+            )
+            if not ids:
+                break
+            conn.execute(delete(reportlog.reports).where(reportlog.reports.c.id.in_(ids)))
+            gone_reports += len(ids)
+    with ctx.engine.begin() as conn:
+        gone_rollups = reportlog.delete_rollups_before(conn, bucket_cutoff)
+    return gone_reports, gone_rollups
+
+
+# -- background loops ---------------------------------------------------------------------------
+async def _pace(stop: asyncio.Event, seconds: float) -> bool:
+    """Wait ``seconds`` or until stop; True when it is time to stop."""
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        return False
+    return True
 
 
 def install(ctx: AppContext) -> None:
-    """Build this area's service into ctx.areas."""
+    """Build the ingest service into ctx.areas and register its loops and metrics."""
+    svc = IngestService(ctx)
+    ctx.areas["ingest"] = svc
+    ctx.metrics.extend(svc.metrics.collectors())
+    ctx.closers.append(svc.close)
+
+    async def heartbeat_loop(stop: asyncio.Event) -> None:
+        while not await _pace(stop, 5.0):
+            try:
+                now = _ts(ctx.clock.now())
+                sweep_heartbeats(ctx, now)
+                ctx.window.trim(now)
+            except Exception:
+                log.exception("heartbeat sweep failed")
+
+    async def retention_loop(stop: asyncio.Event) -> None:
+        while not await _pace(stop, 60.0):
+            try:
+                await asyncio.to_thread(run_retention, ctx, _ts(ctx.clock.now()))
+            except Exception:
+                log.exception("retention failed")
+
+    ctx.background.extend([heartbeat_loop, retention_loop])

@@ -1,0 +1,232 @@
+"""The group-commit writer: many requests' reports, one transaction, one fsync.
+
+Requests put a ``Job`` on a queue and await its future. One thread takes every job
+waiting, stores their reports in one transaction, commits, and only then resolves
+each job's future (on the job's event loop, in commit order). So a 2xx always
+follows a commit, and the cost of a commit is shared by everyone who arrived
+while the previous one was being written.
+
+A repeated ``(agent_id, seq)`` is found before inserting (the writer remembers each
+agent's highest stored seq and asks the database only about older ones); the unique
+constraint stays the guarantee when several collectors share PostgreSQL: on a clash
+the batch is redone report by report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import bindparam, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+from collector.services.ingest_parse import Report
+from collector.store import reportlog
+from collector.store.inventory import hosts
+
+log = logging.getLogger("upkeep.ingest")
+
+MAX_BATCH_REPORTS = 4000
+
+
+@dataclass
+class Job:
+    host_id: str
+    reports: list[Report]
+    received_at: float
+    future: asyncio.Future[list[bool]] | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+    # For a caller without an event loop (the CLI, tests): set when resolved.
+    done: threading.Event = field(default_factory=threading.Event)
+    result: list[bool] | BaseException | None = None
+
+
+# Called on the job's loop after commit with (job, stored flags), before its future resolves.
+Committed = Callable[[Job, list[bool]], None]
+
+
+class GroupCommitWriter:
+    def __init__(self, engine: Engine, on_committed: Committed) -> None:
+        self._engine = engine
+        self._on_committed = on_committed
+        self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._last_seq: dict[str, int] = {}
+        self._facts: dict[str, Any] = {}
+        self._checks: dict[str, Any] = {}
+        self.pending = 0
+        self.commits = 0
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="upkeep-ingest-writer", daemon=True)
+                self._thread.start()
+
+    def stop(self) -> None:
+        """Store what is queued, then end the thread."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(None)
+            thread.join(timeout=30)
+
+    def submit(self, job: Job) -> None:
+        self.start()
+        self.pending += len(job.reports)
+        self._queue.put(job)
+
+    def forget_host(self, host_id: str) -> None:
+        self._facts.pop(host_id, None)
+        self._checks.pop(host_id, None)
+
+    # -- the thread ---------------------------------------------------------------------------
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is None:
+                break
+            jobs = [first]
+            count = len(first.reports)
+            while count < MAX_BATCH_REPORTS:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stopping = True
+                    break
+                jobs.append(nxt)
+                count += len(nxt.reports)
+            self._write(jobs)
+            self.pending -= count
+
+    def _write(self, jobs: list[Job]) -> None:
+        try:
+            with self._engine.begin() as conn:
+                results = self._store(conn, jobs)
+            self.commits += 1
+        except IntegrityError:
+            # Another collector stored one of these between our check and our insert.
+            self._last_seq.clear()
+            results = []
+            for job in jobs:
+                try:
+                    with self._engine.begin() as conn:
+                        results.extend(self._store(conn, [job]))
+                except Exception as exc:
+                    log.exception("ingest write failed")
+                    results.append(exc)
+        except Exception as exc:
+            log.exception("ingest write failed")
+            self._last_seq.clear()
+            results = [exc] * len(jobs)
+        for job, res in zip(jobs, results, strict=True):
+            self._resolve(job, res)
+
+    def _store(self, conn: Connection, jobs: list[Job]) -> list[list[bool]]:
+        seen: set[tuple[str, int]] = set()
+        unsure: list[tuple[str, int]] = []
+        for job in jobs:
+            for r in job.reports:
+                if r.agent_id not in self._last_seq:
+                    self._last_seq[r.agent_id] = reportlog.max_seq(conn, r.agent_id)
+                if r.seq <= self._last_seq[r.agent_id]:
+                    unsure.append((r.agent_id, r.seq))
+        stored_before = reportlog.existing(conn, unsure) if unsure else set()
+        rows: list[dict[str, Any]] = []
+        results: list[list[bool]] = []
+        latest: dict[str, tuple[Job, Report]] = {}
+        last_seq = dict(self._last_seq)
+        for job in jobs:
+            flags = []
+            for r in job.reports:
+                key = (r.agent_id, r.seq)
+                new = key not in stored_before and key not in seen
+                seen.add(key)
+                flags.append(new)
+                if not new:
+                    continue
+                rows.append(
+                    {
+                        "host_id": job.host_id,
+                        "agent_id": r.agent_id,
+                        "seq": r.seq,
+                        "ts": r.ts,
+                        "received_at": job.received_at,
+                        "body": reportlog.encode_body(r.samples, r.checks),
+                    }
+                )
+                if r.seq > last_seq.get(r.agent_id, 0):
+                    last_seq[r.agent_id] = r.seq
+                prev = latest.get(job.host_id)
+                if prev is None or r.ts >= prev[1].ts:
+                    latest[job.host_id] = (job, r)
+            results.append(flags)
+        reportlog.insert_reports(conn, rows)
+        self._update_hosts(conn, latest)
+        self._last_seq = last_seq
+        return results
+
+    def _update_hosts(self, conn: Connection, latest: dict[str, tuple[Job, Report]]) -> None:
+        plain: list[dict[str, Any]] = []
+        for host_id, (job, r) in latest.items():
+            plain.append({"hid": host_id, "ls": job.received_at, "iv": r.interval, "av": r.agent_version})
+            if r.facts is not None and self._facts.get(host_id) != r.facts:
+                conn.execute(update(hosts).where(hosts.c.id == host_id).values(facts=r.facts))
+                self._facts[host_id] = r.facts
+            summary = [(c["name"], c["kind"], c["status"], c["output"]) for c in r.checks]
+            if self._checks.get(host_id) != summary:
+                stamped = [dict(c, ts=r.ts) for c in r.checks]
+                conn.execute(update(hosts).where(hosts.c.id == host_id).values(checks=stamped))
+                self._checks[host_id] = summary
+        if plain:
+            conn.execute(
+                update(hosts)
+                .where(hosts.c.id == bindparam("hid"), hosts.c.status != "revoked")
+                .values(
+                    last_seen=bindparam("ls"),
+                    interval=bindparam("iv"),
+                    agent_version=bindparam("av"),
+                    status="up",
+                ),
+                plain,
+            )
+
+    def _resolve(self, job: Job, res: list[bool] | BaseException) -> None:
+        if job.loop is None or job.future is None:
+            if not isinstance(res, BaseException):
+                try:
+                    self._on_committed(job, res)
+                except Exception:
+                    log.exception("after-commit step failed")
+            job.result = res
+            job.done.set()
+            return
+
+        def finish() -> None:
+            assert job.future is not None
+            if job.future.done():
+                return
+            if isinstance(res, BaseException):
+                job.future.set_exception(res)
+                return
+            try:
+                self._on_committed(job, res)
+            except Exception:
+                # The reports are stored; a window hiccup must not turn the answer into a retry.
+                log.exception("after-commit step failed")
+            job.future.set_result(res)
+
+        # A closed loop means nobody is waiting for the answer any more.
+        with contextlib.suppress(RuntimeError):
+            job.loop.call_soon_threadsafe(finish)
