@@ -1,0 +1,387 @@
+"""PromQL function calls: range functions, math on instant vectors, labels, absent, time."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from collector.core.promql.floatops import go_max, go_min
+from collector.core.promql.model import EvaluationError, InstantVector, Sample, label_key
+from collector.core.promql.nodes import (
+    Context,
+    MatrixSelector,
+    Node,
+    check_unique,
+    drop_name,
+    renamed,
+)
+from collector.core.promql.rangefuncs import RANGE_FUNCTIONS, RangeArgs, ms
+
+LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+
+
+def _scalars(params: tuple[Node, ...], ctx: Context) -> tuple[float, ...]:
+    out = []
+    for p in params:
+        v = p.eval(ctx)
+        assert isinstance(v, float)
+        out.append(v)
+    return tuple(out)
+
+
+class RangeCall(Node):
+    """A function of a range vector, evaluated series by series."""
+
+    def __init__(self, name: str, matrix: MatrixSelector, params: tuple[Node, ...]) -> None:
+        self.name = name
+        self.fn = RANGE_FUNCTIONS[name][0]
+        self.matrix = matrix
+        self.params = params
+        self.keep_name = name == "last_over_time"
+
+    def children(self) -> tuple[Node, ...]:
+        return (*self.params, self.matrix)
+
+    def eval(self, ctx: Context) -> InstantVector:
+        m = self.matrix
+        eval_ms = ms(ctx.t)
+        end_ms = eval_ms - ms(m.offset)
+        args = RangeArgs(end_ms - ms(m.range), end_ms, eval_ms, m.range, _scalars(self.params, ctx))
+        fn = self.fn
+        out: InstantVector = []
+        names: set[str] = set()
+        for s, ts, vs in m.series_ranges(ctx):
+            if not vs:
+                continue
+            v = fn(ts, vs, args)
+            if v is None:
+                continue
+            labels = s.labels
+            if not self.keep_name:
+                names.add(labels["__name__"])
+                labels = drop_name(labels)
+            out.append(Sample(labels, v, s.key))
+        return check_unique(out) if len(names) > 1 else out
+
+
+class AbsentOverTime(Node):
+    def __init__(self, matrix: MatrixSelector, labels: dict[str, str]) -> None:
+        self.matrix = matrix
+        self.labels = labels
+
+    def children(self) -> tuple[Node, ...]:
+        return (self.matrix,)
+
+    def eval(self, ctx: Context) -> InstantVector:
+        for _, _, vs in self.matrix.series_ranges(ctx):
+            if vs:
+                return []
+        return [Sample(dict(self.labels), 1.0, label_key(self.labels))]
+
+
+class Absent(Node):
+    def __init__(self, expr: Node, labels: dict[str, str]) -> None:
+        self.expr = expr
+        self.labels = labels
+
+    def children(self) -> tuple[Node, ...]:
+        return (self.expr,)
+
+    def eval(self, ctx: Context) -> InstantVector:
+        if self.expr.eval(ctx):
+            return []
+        return [Sample(dict(self.labels), 1.0, label_key(self.labels))]
+
+
+def absent_labels(selector_matchers: list[tuple[str, str, str]]) -> dict[str, str]:
+    """The labels absent() gives its sample: those set by one equality matcher, and only those."""
+    labels: dict[str, str] = {}
+    dropped: list[str] = []
+    for name, op, value in selector_matchers:
+        if name == "__name__":
+            continue
+        if op == "=" and name not in labels:
+            labels[name] = value
+        else:
+            dropped.append(name)
+    for name in dropped:
+        labels.pop(name, None)
+    return {k: v for k, v in labels.items() if v}
+
+
+def _round(v: float, params: tuple[float, ...]) -> float:
+    to_nearest = params[0] if params else 1.0
+    inverse = 1.0 / to_nearest if to_nearest else math.copysign(math.inf, to_nearest)
+    x = v * inverse + 0.5
+    return (float(math.floor(x)) if math.isfinite(x) else x) / inverse
+
+
+def _sgn(v: float) -> float:
+    if v > 0:
+        return 1.0
+    if v < 0:
+        return -1.0
+    return v
+
+
+def _guard(fn: Callable[[float], float]) -> Callable[[float], float]:
+    """Go's math returns NaN or Inf where Python's raises."""
+    def call(v: float) -> float:
+        try:
+            return fn(v)
+        except ValueError:
+            if v == 0.0 and fn in (math.log, math.log2, math.log10):
+                return -math.inf
+            return math.nan
+        except OverflowError:
+            return math.inf
+    return call
+
+
+def _finite_or(fn: Callable[[float], int]) -> Callable[[float], float]:
+    return lambda v: float(fn(v)) if math.isfinite(v) else v
+
+
+# name -> (value function taking the value and the scalar parameters, number of scalar parameters)
+MATH_FUNCTIONS: dict[str, tuple[Callable[[float, tuple[float, ...]], float], int]] = {
+    "abs": (lambda v, p: abs(v), 0),
+    "ceil": (lambda v, p: _finite_or(math.ceil)(v), 0),
+    "floor": (lambda v, p: _finite_or(math.floor)(v), 0),
+    "exp": (lambda v, p: _guard(math.exp)(v), 0),
+    "ln": (lambda v, p: _guard(math.log)(v), 0),
+    "log2": (lambda v, p: _guard(math.log2)(v), 0),
+    "log10": (lambda v, p: _guard(math.log10)(v), 0),
+    "sqrt": (lambda v, p: _guard(math.sqrt)(v), 0),
+    "sgn": (lambda v, p: _sgn(v), 0),
+    "round": (_round, 1),
+    "clamp": (lambda v, p: go_max(p[0], go_min(p[1], v)), 2),
+    "clamp_min": (lambda v, p: go_max(p[0], v), 1),
+    "clamp_max": (lambda v, p: go_min(p[0], v), 1),
+}
+
+
+class MathCall(Node):
+    """A function applied to each value of an instant vector; the metric name goes."""
+
+    def __init__(self, name: str, expr: Node, params: tuple[Node, ...]) -> None:
+        self.name = name
+        self.fn = MATH_FUNCTIONS[name][0]
+        self.expr = expr
+        self.params = params
+
+    def children(self) -> tuple[Node, ...]:
+        return (self.expr, *self.params)
+
+    def eval(self, ctx: Context) -> InstantVector:
+        vec = self.expr.eval(ctx)
+        assert isinstance(vec, list)
+        params = _scalars(self.params, ctx)
+        if self.name == "clamp" and params[1] < params[0]:
+            return []
+        fn = self.fn
+        out = [Sample(drop_name(s.labels), fn(s.value, params), s.key) for s in vec]
+        return renamed(vec, out)
+
+
+class Timestamp(Node):
+    """timestamp(): a selector's own sample times; any other argument's evaluation time."""
+
+    def __init__(self, expr: Node, *, of_selector: bool) -> None:
+        self.expr = expr
+        self.of_selector = of_selector
+
+    def children(self) -> tuple[Node, ...]:
+        return (self.expr,)
+
+    def eval(self, ctx: Context) -> InstantVector:
+        vec = self.expr.eval(ctx)
+        assert isinstance(vec, list)
+        now = ms(ctx.t) / 1000
+        own = self.of_selector
+        out = [
+            Sample(drop_name(s.labels), ms(s.ts) / 1000 if own and s.ts is not None else now, s.key)
+            for s in vec
+        ]
+        return renamed(vec, out)
+
+
+def go_expand(template: str, match: re.Match[str]) -> str:
+    """Go's Regexp.Expand: ``$1``, ``${1}``, ``$name``, ``${name}``, ``$$``; names are as long as can be."""
+    out: list[str] = []
+    i = 0
+    n = len(template)
+    groups = match.re.groupindex
+    while i < n:
+        j = template.find("$", i)
+        if j < 0:
+            break
+        out.append(template[i:j])
+        i = j + 1
+        if i < n and template[i] == "$":
+            out.append("$")
+            i += 1
+            continue
+        brace = i < n and template[i] == "{"
+        k = i + 1 if brace else i
+        start = k
+        while k < n and (template[k].isalnum() or template[k] == "_"):
+            k += 1
+        name = template[start:k]
+        if not name or (brace and (k >= n or template[k] != "}")):
+            out.append("$")  # malformed: the dollar stays as text
+            continue
+        i = k + 1 if brace else k
+        if name.isdigit() and name.isascii() and not (name[0] == "0" and len(name) > 1) and len(name) < 9:
+            idx = int(name)
+            if idx <= (match.re.groups or 0):
+                out.append(match.group(idx) or "")
+        elif name in groups:
+            out.append(match.group(name) or "")
+    out.append(template[i:])
+    return "".join(out)
+
+
+class LabelReplace(Node):
+    def __init__(self, expr: Node, dst: str, replacement: str, src: str, regex: re.Pattern[str]) -> None:
+        self.expr = expr
+        self.dst = dst
+        self.replacement = replacement
+        self.src = src
+        self.regex = regex
+
+    def children(self) -> tuple[Node, ...]:
+        return (self.expr,)
+
+    def eval(self, ctx: Context) -> InstantVector:
+        vec = self.expr.eval(ctx)
+        assert isinstance(vec, list)
+        out: InstantVector = []
+        for s in vec:
+            m = self.regex.fullmatch(s.labels.get(self.src, ""))
+            if m is None:
+                out.append(s)
+                continue
+            value = go_expand(self.replacement, m)
+            labels = dict(s.labels)
+            labels.pop(self.dst, None)
+            if value:
+                labels[self.dst] = value
+            out.append(Sample(labels, s.value, s.key))
+        return check_unique(out)
+
+
+class LabelJoin(Node):
+    def __init__(self, expr: Node, dst: str, sep: str, srcs: tuple[str, ...]) -> None:
+        self.expr = expr
+        self.dst = dst
+        self.sep = sep
+        self.srcs = srcs
+
+    def children(self) -> tuple[Node, ...]:
+        return (self.expr,)
+
+    def eval(self, ctx: Context) -> InstantVector:
+        vec = self.expr.eval(ctx)
+        assert isinstance(vec, list)
+        out: InstantVector = []
+        for s in vec:
+            value = self.sep.join(s.labels.get(n, "") for n in self.srcs)
+            labels = dict(s.labels)
+            labels.pop(self.dst, None)
+            if value:
+                labels[self.dst] = value
+            out.append(Sample(labels, s.value, s.key))
+        return check_unique(out)
+
+
+class SortCall(Node):
+    def __init__(self, expr: Node, *, descending: bool) -> None:
+        self.expr = expr
+        self.descending = descending
+
+    def children(self) -> tuple[Node, ...]:
+        return (self.expr,)
+
+    def eval(self, ctx: Context) -> InstantVector:
+        vec = self.expr.eval(ctx)
+        assert isinstance(vec, list)
+        nan = [s for s in vec if s.value != s.value]
+        rest = sorted((s for s in vec if s.value == s.value), key=lambda s: s.value, reverse=self.descending)
+        return rest + nan
+
+
+class ScalarCall(Node):
+    kind = "scalar"
+
+    def __init__(self, expr: Node) -> None:
+        self.expr = expr
+
+    def children(self) -> tuple[Node, ...]:
+        return (self.expr,)
+
+    def eval(self, ctx: Context) -> float:
+        vec = self.expr.eval(ctx)
+        assert isinstance(vec, list)
+        return vec[0].value if len(vec) == 1 else math.nan
+
+
+class VectorCall(Node):
+    def __init__(self, expr: Node) -> None:
+        self.expr = expr
+
+    def children(self) -> tuple[Node, ...]:
+        return (self.expr,)
+
+    def eval(self, ctx: Context) -> InstantVector:
+        v = self.expr.eval(ctx)
+        assert isinstance(v, float)
+        return [Sample({}, v, ())]
+
+
+class TimeCall(Node):
+    kind = "scalar"
+
+    def eval(self, ctx: Context) -> float:
+        return ms(ctx.t) / 1000
+
+
+def _utc(v: float) -> datetime:
+    return datetime.fromtimestamp(int(v), tz=UTC)
+
+
+DATE_FUNCTIONS: dict[str, Callable[[datetime], float]] = {
+    "minute": lambda d: float(d.minute),
+    "hour": lambda d: float(d.hour),
+    "day_of_week": lambda d: float(d.isoweekday() % 7),
+    "day_of_month": lambda d: float(d.day),
+    "month": lambda d: float(d.month),
+    "year": lambda d: float(d.year),
+}
+
+
+class DateCall(Node):
+    """hour(), day_of_week() ...: fields of a UTC time given in seconds (default: the evaluation time)."""
+
+    def __init__(self, name: str, expr: Node | None) -> None:
+        self.name = name
+        self.fn = DATE_FUNCTIONS[name]
+        self.expr = expr
+
+    def children(self) -> tuple[Node, ...]:
+        return (self.expr,) if self.expr is not None else ()
+
+    def eval(self, ctx: Context) -> InstantVector:
+        if self.expr is None:
+            return [Sample({}, self.fn(_utc(ms(ctx.t) / 1000)), ())]
+        vec = self.expr.eval(ctx)
+        assert isinstance(vec, list)
+        out = []
+        for s in vec:
+            v = s.value
+            if not math.isfinite(v) or abs(v) > 2.0**53:
+                raise EvaluationError(f"{self.name}(): time {v} out of range")
+            out.append(Sample(drop_name(s.labels), self.fn(_utc(v)), s.key))
+        return renamed(vec, out)
+

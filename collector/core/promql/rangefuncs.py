@@ -1,0 +1,280 @@
+"""Functions over a range vector: rate and friends, regression, and the *_over_time family.
+
+Each takes one series' non-stale samples in the range (times in seconds) and returns a value or
+None (no output for that series). Times are converted to whole milliseconds where Prometheus
+computes with them, so extrapolation and regression round exactly as Prometheus' do.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from array import array
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import compress
+
+from collector.core.promql.floatops import kahan_inc
+
+
+@dataclass(frozen=True)
+class RangeArgs:
+    """Where the range lies: its bounds and the evaluation time, in milliseconds, and its length."""
+
+    start_ms: int
+    end_ms: int
+    eval_ms: int
+    range_s: float
+    params: tuple[float, ...] = ()
+
+
+RangeFn = Callable[[array, array, RangeArgs], "float | None"]
+
+
+def ms(t: float) -> int:
+    return round(t * 1000.0)
+
+
+def _extrapolated(ts: array, vs: array, a: RangeArgs, *, counter: bool, per_second: bool) -> float | None:
+    n = len(vs)
+    if n < 2:
+        return None
+    first = vs[0]
+    result = vs[n - 1] - first
+    if counter:
+        # Every drop is a counter reset: add back the value the counter had reached, in order.
+        prev = vs[: n - 1]
+        for reached in compress(prev, map(operator.lt, vs[1:], prev)):
+            result += reached
+    t0 = ms(ts[0])
+    t1 = ms(ts[n - 1])
+    to_start = (t0 - a.start_ms) / 1000
+    to_end = (a.end_ms - t1) / 1000
+    sampled = (t1 - t0) / 1000
+    avg_step = sampled / (n - 1)
+    if counter and result > 0 and first >= 0:
+        # A counter cannot go below zero: do not extrapolate past the point where it would be 0.
+        to_zero = sampled * (first / result)
+        if to_zero < to_start:
+            to_start = to_zero
+    threshold = avg_step * 1.1
+    span = sampled
+    span += to_start if to_start < threshold else avg_step / 2
+    span += to_end if to_end < threshold else avg_step / 2
+    factor = span / sampled
+    if per_second:
+        factor /= a.range_s
+    return result * factor
+
+
+def rate(ts: array, vs: array, a: RangeArgs) -> float | None:
+    return _extrapolated(ts, vs, a, counter=True, per_second=True)
+
+
+def increase(ts: array, vs: array, a: RangeArgs) -> float | None:
+    return _extrapolated(ts, vs, a, counter=True, per_second=False)
+
+
+def delta(ts: array, vs: array, a: RangeArgs) -> float | None:
+    return _extrapolated(ts, vs, a, counter=False, per_second=False)
+
+
+def _instant(ts: array, vs: array, *, per_second: bool) -> float | None:
+    n = len(vs)
+    if n < 2:
+        return None
+    last, prev = vs[n - 1], vs[n - 2]
+    if per_second and last < prev:
+        value = last  # a counter reset between the last two samples
+    else:
+        value = last - prev
+    step_ms = ms(ts[n - 1]) - ms(ts[n - 2])
+    if step_ms == 0:
+        return None
+    if per_second:
+        value /= step_ms / 1000
+    return value
+
+
+def irate(ts: array, vs: array, a: RangeArgs) -> float | None:
+    return _instant(ts, vs, per_second=True)
+
+
+def idelta(ts: array, vs: array, a: RangeArgs) -> float | None:
+    return _instant(ts, vs, per_second=False)
+
+
+def _regression(ts: array, vs: array, intercept_ms: int) -> tuple[float, float]:
+    """Least-squares slope (per second) and the line's value at ``intercept_ms``."""
+    n = 0.0
+    sx = cx = sy = cy = sxy = cxy = sx2 = cx2 = 0.0
+    first = vs[0]
+    constant = True
+    for t, v in zip(ts, vs, strict=True):
+        if constant and v != first:
+            constant = False
+        n += 1.0
+        x = (ms(t) - intercept_ms) / 1e3
+        sx, cx = kahan_inc(x, sx, cx)
+        sy, cy = kahan_inc(v, sy, cy)
+        sxy, cxy = kahan_inc(x * v, sxy, cxy)
+        sx2, cx2 = kahan_inc(x * x, sx2, cx2)
+    if constant:
+        if math.isinf(first):
+            return math.nan, math.nan
+        return 0.0, first
+    sx += cx
+    sy += cy
+    sxy += cxy
+    sx2 += cx2
+    cov = sxy - sx * sy / n
+    var = sx2 - sx * sx / n
+    slope = cov / var if var else (math.nan if cov == 0 else math.copysign(math.inf, cov))
+    intercept = sy / n - slope * sx / n
+    return slope, intercept
+
+
+def deriv(ts: array, vs: array, a: RangeArgs) -> float | None:
+    if len(vs) < 2:
+        return None
+    return _regression(ts, vs, ms(ts[0]))[0]
+
+
+def predict_linear(ts: array, vs: array, a: RangeArgs) -> float | None:
+    if len(vs) < 2:
+        return None
+    slope, intercept = _regression(ts, vs, a.eval_ms)
+    return slope * a.params[0] + intercept
+
+
+def changes(ts: array, vs: array, a: RangeArgs) -> float | None:
+    if not vs:
+        return None
+    return float(sum(map(operator.ne, vs[1:], vs[:-1])))
+
+
+def resets(ts: array, vs: array, a: RangeArgs) -> float | None:
+    if not vs:
+        return None
+    return float(sum(map(operator.lt, vs[1:], vs[:-1])))
+
+
+def avg_over_time(ts: array, vs: array, a: RangeArgs) -> float | None:
+    if not vs:
+        return None
+    mean = comp = count = 0.0
+    for v in vs:
+        count += 1.0
+        if math.isinf(mean):
+            if math.isinf(v) and (mean > 0) == (v > 0):
+                continue
+            if not math.isinf(v) and v == v:
+                continue
+        mean, comp = kahan_inc(v / count - mean / count, mean, comp)
+    return mean if math.isinf(mean) else mean + comp
+
+
+def sum_over_time(ts: array, vs: array, a: RangeArgs) -> float | None:
+    if not vs:
+        return None
+    total = comp = 0.0
+    for v in vs:
+        total, comp = kahan_inc(v, total, comp)
+    return total if math.isinf(total) else total + comp
+
+
+def count_over_time(ts: array, vs: array, a: RangeArgs) -> float | None:
+    return float(len(vs)) if vs else None
+
+
+def last_over_time(ts: array, vs: array, a: RangeArgs) -> float | None:
+    return vs[-1] if vs else None
+
+
+def present_over_time(ts: array, vs: array, a: RangeArgs) -> float | None:
+    return 1.0 if vs else None
+
+
+def min_over_time(ts: array, vs: array, a: RangeArgs) -> float | None:
+    if not vs:
+        return None
+    best = vs[0]
+    for v in vs:
+        if v < best or best != best:
+            best = v
+    return best
+
+
+def max_over_time(ts: array, vs: array, a: RangeArgs) -> float | None:
+    if not vs:
+        return None
+    best = vs[0]
+    for v in vs:
+        if v > best or best != best:
+            best = v
+    return best
+
+
+def _stdvar(vs: array) -> float:
+    count = mean = cmean = aux = caux = 0.0
+    for v in vs:
+        count += 1.0
+        d = v - (mean + cmean)
+        mean, cmean = kahan_inc(d / count, mean, cmean)
+        aux, caux = kahan_inc(d * (v - (mean + cmean)), aux, caux)
+    return (aux + caux) / count
+
+
+def stdvar_over_time(ts: array, vs: array, a: RangeArgs) -> float | None:
+    return _stdvar(vs) if vs else None
+
+
+def stddev_over_time(ts: array, vs: array, a: RangeArgs) -> float | None:
+    return math.sqrt(_stdvar(vs)) if vs else None
+
+
+def quantile(q: float, values: list[float]) -> float:
+    """Prometheus' quantile: linear interpolation between the closest ranks."""
+    if not values:
+        return math.nan
+    if q != q:
+        return math.nan
+    if q < 0:
+        return -math.inf
+    if q > 1:
+        return math.inf
+    ordered = sorted(values)
+    n = len(ordered)
+    rank = q * (n - 1)
+    lower = max(0, math.floor(rank))
+    upper = min(n - 1, lower + 1)
+    weight = rank - math.floor(rank)
+    return ordered[lower] * (1 - weight) + ordered[upper] * weight
+
+
+def quantile_over_time(ts: array, vs: array, a: RangeArgs) -> float | None:
+    return quantile(a.params[0], list(vs)) if vs else None
+
+
+# name -> (function, number of scalar parameters before the range, after it)
+RANGE_FUNCTIONS: dict[str, tuple[RangeFn, int, int]] = {
+    "rate": (rate, 0, 0),
+    "increase": (increase, 0, 0),
+    "delta": (delta, 0, 0),
+    "irate": (irate, 0, 0),
+    "idelta": (idelta, 0, 0),
+    "deriv": (deriv, 0, 0),
+    "predict_linear": (predict_linear, 0, 1),
+    "changes": (changes, 0, 0),
+    "resets": (resets, 0, 0),
+    "avg_over_time": (avg_over_time, 0, 0),
+    "sum_over_time": (sum_over_time, 0, 0),
+    "count_over_time": (count_over_time, 0, 0),
+    "last_over_time": (last_over_time, 0, 0),
+    "present_over_time": (present_over_time, 0, 0),
+    "min_over_time": (min_over_time, 0, 0),
+    "max_over_time": (max_over_time, 0, 0),
+    "stddev_over_time": (stddev_over_time, 0, 0),
+    "stdvar_over_time": (stdvar_over_time, 0, 0),
+    "quantile_over_time": (quantile_over_time, 1, 0),
+}

@@ -1,0 +1,162 @@
+"""Vector and range selectors over the recent window.
+
+Boundaries follow Prometheus 2.x, the release Debian ships and whose promtool checks our rule
+files: an instant selector takes the newest sample in ``[t - lookback, t]`` and a range selector
+``[t - range, t]``, both closed (Prometheus 3 made them left-open). A stale marker (NaN) hides a
+series from instant selectors and is skipped by range selectors.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from array import array
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from collector.core.promql.model import PromQLError, Sample, UnsupportedExpression
+from collector.core.window import RecentWindow, Series
+
+# RE2's POSIX classes mean something else (or nothing) to Python's re; translate the common ones.
+_POSIX_CLASSES = {
+    "[:alpha:]": "a-zA-Z", "[:digit:]": "0-9", "[:alnum:]": "0-9a-zA-Z", "[:upper:]": "A-Z",
+    "[:lower:]": "a-z", "[:space:]": r"\t\n\v\f\r ", "[:xdigit:]": "0-9A-Fa-f", "[:word:]": "0-9A-Za-z_",
+    "[:punct:]": r"!-/:-@\[-`{-~", "[:blank:]": r"\t ", "[:cntrl:]": r"\x00-\x1f\x7f",
+    "[:print:]": r" -~", "[:graph:]": r"!-~", "[:ascii:]": r"\x00-\x7f",
+}
+
+
+def compile_regex(pattern: str, expr: str = "") -> re.Pattern[str]:
+    """A PromQL (RE2) regex as a Python pattern; PromQL anchors it, so callers use ``fullmatch``."""
+    translated = pattern
+    for posix, chars in _POSIX_CLASSES.items():
+        translated = translated.replace(posix, chars)
+    if "[:" in translated or r"\p" in translated or r"\P" in translated or r"\Q" in translated:
+        raise UnsupportedExpression(f"regex syntax in {pattern!r}", expr)
+    try:
+        return re.compile(f"(?:{translated})")
+    except re.error as e:
+        raise PromQLError(f"invalid regular expression {pattern!r}: {e}") from e
+
+
+Predicate = Callable[[str], bool]
+
+
+@dataclass(frozen=True)
+class LabelMatcher:
+    """One ``name op "value"`` matcher; a missing label matches as the empty string."""
+
+    name: str
+    op: str  # "=", "!=", "=~", "!~"
+    value: str
+    test: Predicate
+
+    @classmethod
+    def build(cls, name: str, op: str, value: str, expr: str = "") -> LabelMatcher:
+        if op == "=":
+            test: Predicate = value.__eq__
+        elif op == "!=":
+            test = value.__ne__
+        else:
+            rx = compile_regex(value, expr)
+            full = rx.fullmatch
+            if op == "=~":
+                def test(s: str) -> bool:
+                    return full(s) is not None
+            else:
+                def test(s: str) -> bool:
+                    return full(s) is None
+        return cls(name, op, value, test)
+
+    def matches(self, labels: dict[str, str]) -> bool:
+        return self.test(labels.get(self.name, ""))
+
+
+class SeriesSelector:
+    """The series a selector's matchers pick, remembered per series so regexes run once per series."""
+
+    def __init__(self, name: str | None, matchers: list[LabelMatcher]) -> None:
+        self.name = name
+        self.name_matchers = [m for m in matchers if m.name == "__name__"]
+        self.matchers = [m for m in matchers if m.name != "__name__"]
+        # id(series) -> (series, verdict); holding the series keeps its id from being reused.
+        self._verdicts: dict[int, tuple[Series, bool]] = {}
+
+    def candidates(self, window: RecentWindow) -> Iterable[Series]:
+        if self.name is not None:
+            return window.series_named(self.name)
+        names = [n for n in window.names() if all(m.test(n) for m in self.name_matchers)]
+        return [s for n in names for s in window.series_named(n)]
+
+    def select(self, window: RecentWindow) -> list[Series]:
+        matchers = self.matchers
+        candidates = self.candidates(window)
+        if not matchers:
+            return list(candidates)
+        verdicts = self._verdicts
+        out: list[Series] = []
+        misses = 0
+        for s in candidates:
+            hit = verdicts.get(id(s))
+            if hit is None or hit[0] is not s:
+                labels = s.labels
+                ok = all(m.test(labels.get(m.name, "")) for m in matchers)
+                verdicts[id(s)] = (s, ok)
+                misses += 1
+            else:
+                ok = hit[1]
+            if ok:
+                out.append(s)
+        if misses and len(verdicts) > 2 * len(out) + 4 * misses + 1024:
+            # Series come and go; forget the ones no longer in the window.
+            live = {id(s) for s in self.candidates(window)}
+            self._verdicts = {k: v for k, v in verdicts.items() if k in live}
+        return out
+
+
+def instant_samples(series: Iterable[Series], t: float, lookback: float) -> list[Sample]:
+    """Each series' newest sample in ``[t - lookback, t]``, unless that sample is a stale marker."""
+    out: list[Sample] = []
+    append = out.append
+    start = t - lookback
+    for s in series:
+        ts = s.ts
+        n = len(ts)
+        if not n:
+            continue
+        last = ts[n - 1]
+        if last <= t:
+            i = n - 1
+        else:
+            i = bisect_right(ts, t) - 1
+            if i < 0:
+                continue
+            last = ts[i]
+        if last < start:
+            continue
+        v = s.vs[i]
+        if v != v:
+            continue
+        append(Sample(s.labels, v, s.key, last))
+    return out
+
+
+_isnan = math.isnan
+
+
+def range_samples(s: Series, start: float, end: float) -> tuple[array, array]:
+    """The series' samples in ``[start, end]`` with stale markers left out."""
+    ts = s.ts
+    n = len(ts)
+    hi = n if n and ts[n - 1] <= end else bisect_right(ts, end)
+    lo = bisect_left(ts, start, 0, hi)
+    if lo >= hi:
+        return array("d"), array("d")
+    tss = ts[lo:hi]
+    vss = s.vs[lo:hi]
+    if any(map(_isnan, vss)):
+        keep = [v == v for v in vss]
+        tss = array("d", (x for x, k in zip(tss, keep, strict=True) if k))
+        vss = array("d", (x for x, k in zip(vss, keep, strict=True) if k))
+    return tss, vss
