@@ -145,6 +145,12 @@ class Spool:
         with self._lock:
             self._fh.close()
 
+    def __enter__(self) -> Spool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # -- figures -------------------------------------------------------------------------
 
     @property

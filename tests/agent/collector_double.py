@@ -1,0 +1,113 @@
+"""A small real HTTP server that speaks the collector's side of docs/report-format.md.
+
+It stores what it is sent and answers as scripted: by default 200 with the accepted and
+duplicate counts, or whatever ``script`` says for the next requests (to play 5xx, 429, 4xx).
+It is a seam we own: the agent talks to it over real sockets, exactly as to the collector.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Answer:
+    status: int
+    body: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class CollectorDouble:
+    def __init__(self, port: int = 0, token: str = "host-token") -> None:  # noqa: S107 - a test secret
+        self.token = token
+        self.port = port
+        self.script: list[Answer | None] = []  # None: answer as a healthy collector would
+        self.reports: list[dict[str, Any]] = []
+        self.requests: list[tuple[str, int]] = []  # (path, number of reports in the body)
+        self.enrollments: list[dict[str, Any]] = []
+        self.refuse: set[int] = set()  # seqs answered 400, alone or in any batch
+        self._seen: set[tuple[str, int]] = set()
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def seqs(self) -> list[int]:
+        with self._lock:
+            return [r["seq"] for r in self.reports]
+
+    def start(self) -> CollectorDouble:
+        double = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _reply(self, status: int, body: dict[str, Any],
+                       headers: dict[str, str] | None = None) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                if self.headers.get("Content-Encoding") == "gzip":
+                    raw = gzip.decompress(raw)
+                doc = json.loads(raw)
+                if self.path == "/api/v1/enroll":
+                    double.enrollments.append(doc)
+                    if doc.get("token") != "enroll-me":
+                        self._reply(401, {"error": "unknown enrollment token", "field": "token"})
+                        return
+                    self._reply(201, {"host_id": "h1", "host": "db-01", "customer": "acme",
+                                      "host_token": double.token})
+                    return
+                reports = doc.get("reports", [doc])
+                with double._lock:
+                    double.requests.append((self.path, len(reports)))
+                    answer = double.script.pop(0) if double.script else None
+                if answer is not None:
+                    self._reply(answer.status, answer.body, answer.headers)
+                    return
+                bad = [r["seq"] for r in reports if r["seq"] in double.refuse]
+                if bad:
+                    self._reply(400, {"error": f"report {bad[0]} is malformed", "field": "samples"})
+                    return
+                if self.headers.get("Authorization") != f"Bearer {double.token}":
+                    self._reply(401, {"error": "bad token", "field": "Authorization"})
+                    return
+                accepted = duplicates = 0
+                with double._lock:
+                    for r in reports:
+                        key = (r["agent_id"], r["seq"])
+                        if key in double._seen:
+                            duplicates += 1
+                            continue
+                        double._seen.add(key)
+                        double.reports.append(r)
+                        accepted += 1
+                self._reply(200, {"accepted": accepted, "duplicates": duplicates})
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None

@@ -1,0 +1,197 @@
+"""Pushing to a real HTTP server on 127.0.0.1: delivery, outages, 5xx, 429, 4xx and batches.
+
+Time is an input: the shipper's clock is a counter the test moves, and ``step`` sends at
+most one request, so no test waits for a backoff to pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agent.config import CollectorConfig
+from agent.report import build_report, encode_report
+from agent.shipper import BACKOFF_CAP, Shipper, backoff_delay, retry_after_seconds
+from agent.spool import Spool
+from agent.transport import CollectorEndpoint
+from tests.agent.collector_double import Answer, CollectorDouble
+from tests.support import free_port
+
+AGENT = "ab" * 16
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def double() -> Iterator[CollectorDouble]:
+    d = CollectorDouble().start()
+    yield d
+    d.stop()
+
+
+def _shipper(tmp_path: Path, url: str, clock: Clock, spool: Spool | None = None) -> Shipper:
+    cfg = CollectorConfig(url=url, allow_plaintext=True, timeout=5)
+    sp = spool or Spool(tmp_path / "spool", 10**9, 10**9)
+    return Shipper(sp, CollectorEndpoint(url, cfg), lambda: "host-token", tmp_path / "rejected",
+                   batch_max_reports=10, clock=clock, rand=lambda: 1.0)
+
+
+def _add(sh: Shipper, seqs: range) -> None:
+    for s in seqs:
+        report = build_report(agent_id=AGENT, seq=s, ts=1.7e9 + s, interval=15.0, facts={}, samples=[],
+                              checks=[])
+        sh.spool.append(s, 1.7e9 + s, encode_report(report))
+
+
+def _drain(sh: Shipper, clock: Clock, limit: int = 100) -> None:
+    for _ in range(limit):
+        delay = sh.step()
+        if delay is None:
+            return
+        clock.now += delay
+    raise AssertionError("the spool did not drain")
+
+
+def test_normal_delivery_one_report_per_request(tmp_path: Path, double: CollectorDouble) -> None:
+    clock = Clock()
+    sh = _shipper(tmp_path, double.url, clock)
+    for s in range(1, 4):
+        _add(sh, range(s, s + 1))
+        assert sh.step() == 0.0
+        assert sh.step() is None
+    assert double.seqs() == [1, 2, 3]
+    assert [n for _, n in double.requests] == [1, 1, 1]
+    assert all(path == "/api/v1/reports" for path, _ in double.requests)
+    assert sh.spool.reports == 0
+    sh.spool.close()
+
+
+def test_collector_down_then_back_every_report_once_in_order(tmp_path: Path) -> None:
+    port = free_port()
+    clock = Clock()
+    sh = _shipper(tmp_path, f"http://127.0.0.1:{port}", clock)
+    delays = []
+    for s in range(1, 31):
+        _add(sh, range(s, s + 1))
+        clock.now += 15
+        delay = sh.step()
+        assert delay is not None
+        delays.append(delay)
+    assert sh.spool.reports == 30
+    assert sh.push_failures_total >= 1
+    # The backoff grows, then stays at its cap.
+    assert max(delays) <= BACKOFF_CAP
+    double = CollectorDouble(port=port).start()
+    try:
+        clock.now += BACKOFF_CAP
+        _drain(sh, clock)
+        assert double.seqs() == list(range(1, 31))
+        # The spool replayed several reports per request.
+        assert max(n for _, n in double.requests) > 1
+        assert sh.spool.reports == 0
+    finally:
+        double.stop()
+        sh.spool.close()
+
+
+def test_5xx_is_retried_with_backoff(tmp_path: Path, double: CollectorDouble) -> None:
+    clock = Clock()
+    sh = _shipper(tmp_path, double.url, clock)
+    _add(sh, range(1, 3))
+    double.script = [Answer(500, {"error": "db down"}), Answer(503, {"error": "busy"})]
+    first = sh.step()
+    second_too_early = sh.step()
+    assert first == pytest.approx(backoff_delay(1, 1.0))
+    assert second_too_early == pytest.approx(first)  # nothing sent before the backoff ends
+    assert len(double.requests) == 1
+    clock.now += first  # type: ignore[operator]
+    second = sh.step()
+    assert second == pytest.approx(backoff_delay(2, 1.0))
+    clock.now += second  # type: ignore[operator]
+    _drain(sh, clock)
+    assert double.seqs() == [1, 2]
+    assert sh.push_failures_total == 2
+    sh.spool.close()
+
+
+def test_429_honours_retry_after(tmp_path: Path, double: CollectorDouble) -> None:
+    clock = Clock()
+    sh = _shipper(tmp_path, double.url, clock)
+    _add(sh, range(1, 2))
+    double.script = [Answer(429, {"error": "slow down"}, {"Retry-After": "42"})]
+    assert sh.step() == 42.0
+    clock.now += 41
+    assert sh.step() == pytest.approx(1.0)
+    assert len(double.requests) == 1
+    clock.now += 1
+    assert sh.step() == 0.0
+    assert double.seqs() == [1]
+    sh.spool.close()
+
+
+def test_a_refused_report_is_set_aside_with_the_collectors_message(tmp_path: Path,
+                                                                    double: CollectorDouble) -> None:
+    clock = Clock()
+    sh = _shipper(tmp_path, double.url, clock)
+    _add(sh, range(1, 2))
+    double.script = [Answer(422, {"error": "sample value is not finite", "field": "samples.3.value"})]
+    assert sh.step() == 0.0
+    assert sh.step() is None  # not resent
+    assert len(double.requests) == 1
+    assert sh.rejected_total == 1
+    reason = (tmp_path / "rejected" / f"{1:012d}.reason").read_text()
+    assert "422" in reason
+    assert "sample value is not finite" in reason
+    assert "samples.3.value" in reason
+    assert (tmp_path / "rejected" / f"{1:012d}.json").is_file()
+    _add(sh, range(2, 3))
+    _drain(sh, clock)
+    assert double.seqs() == [2]
+    sh.spool.close()
+
+
+def test_a_batch_with_one_bad_report_loses_only_that_one(tmp_path: Path, double: CollectorDouble) -> None:
+    clock = Clock()
+    sh = _shipper(tmp_path, double.url, clock)
+    _add(sh, range(1, 5))
+    double.refuse = {2}  # every request holding report 2 is refused
+    _drain(sh, clock)
+    assert double.seqs() == [1, 3, 4]
+    assert sh.rejected_total == 1
+    assert next(n for _, n in double.requests) == 4
+    sh.spool.close()
+
+
+def test_413_halves_the_batch(tmp_path: Path, double: CollectorDouble) -> None:
+    clock = Clock()
+    sh = _shipper(tmp_path, double.url, clock)
+    _add(sh, range(1, 9))
+    double.script = [Answer(413, {"error": "body too large"})]
+    _drain(sh, clock)
+    assert double.seqs() == list(range(1, 9))
+    assert [n for _, n in double.requests][:2] == [8, 4]
+    assert sh.rejected_total == 0
+    sh.spool.close()
+
+
+def test_retry_after_forms() -> None:
+    assert retry_after_seconds("120", 0.0) == 120.0
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT", 1445412470.0) == pytest.approx(10.0)
+    assert retry_after_seconds("soon", 0.0) is None
+    assert retry_after_seconds(None, 0.0) is None
+
+
+def test_backoff_is_capped_and_jittered() -> None:
+    assert backoff_delay(1, 0.0) == pytest.approx(0.5)
+    assert backoff_delay(1, 1.0) == pytest.approx(1.0)
+    assert backoff_delay(4, 1.0) == pytest.approx(8.0)
+    assert backoff_delay(100, 1.0) == BACKOFF_CAP
+    assert BACKOFF_CAP / 2 <= backoff_delay(100, 0.3) <= BACKOFF_CAP
