@@ -1,0 +1,72 @@
+"""The `up` series, the heartbeat sweep and rebuilding the window after a restart."""
+
+from __future__ import annotations
+
+from collector.config import CollectorConfig
+from collector.ports import FixedClock
+from collector.services import AppContext
+from collector.services.ingest import IngestService, sweep_heartbeats
+from collector.store import inventory
+from tests.collector.conftest import make_ingest_context
+from tests.collector.reports import report
+from tests.collector.test_store import _enroll, _push
+
+
+def _value(ctx: AppContext, name: str, host: str, t: float) -> float | None:
+    for s in ctx.window.series_named(name):
+        if s.labels.get("host") == host:
+            got = s.at(t, 300.0)
+            return None if got is None else got[1]
+    return None
+
+
+def test_a_silent_host_goes_down_and_comes_back(ingest_ctx: AppContext, clock: FixedClock) -> None:
+    aid, token = _enroll(ingest_ctx)
+    t0 = clock.now().timestamp()
+    assert _push(ingest_ctx, token, [report(aid, 1, t0)], t0) == [True]
+    assert _value(ingest_ctx, "up", "db-01", t0) == 1.0
+    assert ingest_ctx.window.series_named("up").__iter__().__next__().labels == {
+        "__name__": "up",
+        "host": "db-01",
+        "customer": "acme",
+    }
+    assert _value(ingest_ctx, "node_load1", "db-01", t0) == 1.0
+
+    assert sweep_heartbeats(ingest_ctx, t0 + 45) == []  # exactly 3 intervals: not yet
+    assert sweep_heartbeats(ingest_ctx, t0 + 46) == ["db-01"]
+    assert sweep_heartbeats(ingest_ctx, t0 + 60) == []  # already down: nothing new
+    assert _value(ingest_ctx, "up", "db-01", t0 + 46) == 0.0
+    assert _value(ingest_ctx, "node_load1", "db-01", t0 + 46) is None  # stale
+    with ingest_ctx.engine.connect() as conn:
+        host = inventory.get_host(conn, "db-01")
+    assert host is not None
+    assert host.status == "down"
+
+    clock.set(clock.now().replace(minute=5))
+    t1 = clock.now().timestamp()
+    assert _push(ingest_ctx, token, [report(aid, 2, t1)], t1) == [True]
+    assert _value(ingest_ctx, "up", "db-01", t1) == 1.0
+    with ingest_ctx.engine.connect() as conn:
+        host = inventory.get_host(conn, "db-01")
+    assert host is not None
+    assert host.status == "up"
+
+
+def test_the_window_is_rebuilt_from_the_report_log(store_config: CollectorConfig, clock: FixedClock) -> None:
+    ctx = make_ingest_context(store_config, clock)
+    aid, token = _enroll(ctx)
+    t0 = clock.now().timestamp()
+    docs = [report(aid, i + 1, t0 - 300 + 15 * i, value=float(i)) for i in range(20)]
+    assert all(_push(ctx, token, docs, t0))
+    before = {s.key: list(s.vs) for s in ctx.window.series_named("node_load1")}
+    ctx.close()
+
+    again = make_ingest_context(store_config, clock)
+    try:
+        svc: IngestService = again.area("ingest")
+        svc.startup()
+        after = {s.key: list(s.vs) for s in again.window.series_named("node_load1")}
+        assert after == before
+        assert _value(again, "up", "db-01", t0) == 1.0
+    finally:
+        again.close()

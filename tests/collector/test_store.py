@@ -1,0 +1,175 @@
+"""The store's contract, run unchanged on SQLite and on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from sqlalchemy import func, insert, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from collector.config import CollectorConfig
+from collector.ports import FixedClock
+from collector.services import AppContext
+from collector.services.enrollment import create_enrollment_token, enroll
+from collector.services.ingest import IngestService, run_retention, run_rollups
+from collector.services.ingest_parse import parse_body
+from collector.store import inventory, reportlog, tokens
+from collector.store.migrate import current_revision, head_revision, upgrade
+from tests.collector.reports import agent_id, report
+
+
+def test_migrations_reach_head_and_are_idempotent(engine: Engine) -> None:
+    assert current_revision(engine) == head_revision()
+    upgrade(engine)
+    assert current_revision(engine) == head_revision()
+
+
+def test_host_names_are_unique_across_customers(engine: Engine) -> None:
+    with engine.begin() as conn:
+        a = inventory.insert_host(
+            conn,
+            name=inventory.unique_host_name(conn, "db-01"),
+            customer="acme",
+            agent_id=agent_id(),
+            facts={},
+            token_hash="a" * 64,
+            now=1.0,
+        )
+        b = inventory.insert_host(
+            conn,
+            name=inventory.unique_host_name(conn, "db-01"),
+            customer="globex",
+            agent_id=agent_id(),
+            facts={},
+            token_hash="b" * 64,
+            now=1.0,
+        )
+    assert (a.name, b.name) == ("db-01", "db-01-2")
+    with engine.connect() as conn:
+        assert inventory.get_host(conn, "db-01-2") == b
+        assert inventory.get_host(conn, b.id) == b
+        assert inventory.get_host(conn, "nope") is None
+        assert [h.name for h in inventory.list_hosts(conn, "acme")] == ["db-01"]
+        assert [h.name for h in inventory.list_hosts(conn)] == ["db-01", "db-01-2"]
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        inventory.insert_host(
+            conn, name="db-01", customer="acme", agent_id=agent_id(), facts={}, token_hash="c" * 64, now=1.0
+        )
+
+
+def test_revocations_bump_the_auth_generation(engine: Engine) -> None:
+    with engine.begin() as conn:
+        tok, secret = tokens.create_api_token(conn, role="viewer", customer="acme", name="v", now=1.0)
+        before = inventory.get_number(conn, "auth_generation")
+    assert secret.startswith("upk_")
+    with engine.connect() as conn:
+        found = tokens.get_api_token_by_hash(conn, tokens.hash_token(secret))
+    assert found is not None
+    assert found[0] == tok
+    with engine.begin() as conn:
+        assert tokens.revoke_api_token(conn, tok.id, 2.0)
+        assert not tokens.revoke_api_token(conn, tok.id, 3.0)
+        assert inventory.get_number(conn, "auth_generation") == before + 1
+
+
+def test_the_report_log_refuses_a_repeated_agent_and_seq(engine: Engine) -> None:
+    with engine.begin() as conn:
+        host = inventory.insert_host(
+            conn, name="h", customer="acme", agent_id="a" * 32, facts={}, token_hash="d" * 64, now=1.0
+        )
+        row = {
+            "host_id": host.id,
+            "agent_id": "a" * 32,
+            "seq": 1,
+            "ts": 1.0,
+            "received_at": 1.0,
+            "body": b"{}",
+        }
+        conn.execute(insert(reportlog.reports), [row])
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(insert(reportlog.reports), [row])
+
+
+def _enroll(ctx: AppContext, customer: str = "acme", hostname: str = "db-01") -> tuple[str, str]:
+    now = ctx.clock.now().timestamp()
+    _tok, secret = create_enrollment_token(ctx, customer, expires_in=3600, once=False, now=now)
+    aid = agent_id()
+    return aid, enroll(ctx, secret, aid, {"hostname": hostname}, now).host_token
+
+
+def _push(ctx: AppContext, token: str, docs: list[dict], now: float) -> list[bool]:
+    svc: IngestService = ctx.area("ingest")
+    host = svc.authenticate(token)
+    body = orjson.dumps({"reports": docs})
+    reports = parse_body(body, now=now, limits=ctx.config.ingest, max_age=ctx.config.retention.reports)
+    return svc.store_sync(host, reports, now)
+
+
+def test_group_commit_stores_each_report_once(ingest_ctx: AppContext, clock: FixedClock) -> None:
+    aid, token = _enroll(ingest_ctx)
+    now = clock.now().timestamp()
+    docs = [report(aid, seq, now - 60 + seq) for seq in range(1, 11)]
+    assert _push(ingest_ctx, token, docs, now) == [True] * 10
+    # A replay of part of it plus two new ones: only the new ones are stored.
+    again = [*docs[5:], report(aid, 11, now + 1), report(aid, 11, now + 1)]
+    assert _push(ingest_ctx, token, again, now) == [False] * 5 + [True, False]
+    with ingest_ctx.engine.connect() as conn:
+        assert reportlog.count_reports(conn) == 11
+        host = inventory.get_host(conn, "db-01")
+    assert host is not None
+    assert host.last_seen == now
+    assert host.checks[0]["name"] == "nginx"
+
+
+def test_a_fresh_writer_still_finds_old_duplicates(store_config: CollectorConfig, clock: FixedClock) -> None:
+    from tests.collector.conftest import make_ingest_context
+
+    ctx = make_ingest_context(store_config, clock)
+    aid, token = _enroll(ctx)
+    now = clock.now().timestamp()
+    assert _push(ctx, token, [report(aid, 1, now), report(aid, 2, now + 1)], now) == [True, True]
+    ctx.close()
+    ctx = make_ingest_context(store_config, clock)  # a restarted collector knows nothing in memory
+    try:
+        assert _push(ctx, token, [report(aid, 1, now), report(aid, 3, now + 2)], now) == [False, True]
+    finally:
+        ctx.close()
+
+
+def test_rollups_keep_min_max_avg_last_per_five_minutes(ingest_ctx: AppContext, clock: FixedClock) -> None:
+    aid, token = _enroll(ingest_ctx)
+    base = 1_795_000_200.0  # a multiple of 300
+    values = [(base + 10, 4.0), (base + 100, 1.0), (base + 250, 7.0), (base + 310, 2.0)]
+    docs = [report(aid, i + 1, ts, samples=1, value=v) for i, (ts, v) in enumerate(values)]
+    now = base + 900
+    assert all(_push(ingest_ctx, token, docs[:2], now))
+    assert run_rollups(ingest_ctx, now) == 2
+    # The rest arrives later (a spool replay): it still lands in its own bucket.
+    assert all(_push(ingest_ctx, token, docs[2:], now))
+    assert run_rollups(ingest_ctx, now) == 2
+    assert run_rollups(ingest_ctx, now) == 0
+    with ingest_ctx.engine.connect() as conn:
+        host = inventory.get_host(conn, "db-01")
+        assert host is not None
+        rows = reportlog.rollup_rows(conn, host.id, "node_load1", base, base + 600)
+    assert [(r["bucket"], r["min"], r["max"], r["avg"], r["last"], r["count"]) for r in rows] == [
+        (int(base), 1.0, 7.0, 4.0, 7.0, 3),
+        (int(base) + 300, 2.0, 2.0, 2.0, 2.0, 1),
+    ]
+
+
+def test_retention_drops_old_reports_and_rollups(ingest_ctx: AppContext, clock: FixedClock) -> None:
+    aid, token = _enroll(ingest_ctx)
+    now = clock.now().timestamp()
+    old = now - 6 * 86400
+    assert all(_push(ingest_ctx, token, [report(aid, 1, old), report(aid, 2, now - 10)], now))
+    later = now + 2 * 86400  # the first report is now 8 days old, past the 7-day default
+    gone, _ = run_retention(ingest_ctx, later)
+    assert gone == 1
+    with ingest_ctx.engine.connect() as conn:
+        assert reportlog.count_reports(conn) == 1
+        n_rollups = conn.execute(select(func.count()).select_from(reportlog.rollups)).scalar_one()
+    assert n_rollups > 0  # the dropped report was rolled up first
+    _, gone_rollups = run_retention(ingest_ctx, now + 401 * 86400)
+    assert gone_rollups == n_rollups
