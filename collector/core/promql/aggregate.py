@@ -1,8 +1,8 @@
 """Aggregation operators: sum, avg, min, max, count, group, stddev, stdvar, topk, bottomk.
 
-Floating-point results depend on the order samples are added in; Prometheus adds them in its
-vector's order, which for a selector is label order, so each group is sorted by ``Sample.key``
-before the order-sensitive operators run.
+Floating-point results depend on the order samples are added in. Prometheus adds them in its
+vector's order, which for a selector is the order its series were created in; the window keeps
+that order too, so sums come out bit for bit the same.
 """
 
 from __future__ import annotations
@@ -10,10 +10,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from collector.core.promql.model import InstantVector, Sample
+from collector.core.promql.model import EvaluationError, InstantVector, Sample
 from collector.core.promql.nodes import Context, Node, Value
 
-ORDER_SENSITIVE = {"sum", "avg", "stddev", "stdvar", "topk", "bottomk"}
 SUPPORTED = {"sum", "avg", "min", "max", "count", "group", "stddev", "stdvar", "topk", "bottomk"}
 
 
@@ -69,15 +68,9 @@ class Aggregate(Node):
         out: InstantVector = []
         fold = _FOLDS[op]
         for members in groups.values():
-            if op in ORDER_SENSITIVE and len(members) > 1:
-                members.sort(key=_key)
             labels = self._result_labels(members[0].labels)
             out.append(Sample(labels, fold([s.value for s in members]), tuple(sorted(labels.items()))))
         return out
-
-
-def _key(s: Sample) -> tuple:
-    return s.key
 
 
 def _sum(values: list[float]) -> float:
@@ -144,9 +137,12 @@ _FOLDS: dict[str, Callable[[list[float]], float]] = {
 
 def _top(groups: dict[tuple, list[Sample]], k_param: float, total: int, *, largest: bool) -> InstantVector:
     """topk/bottomk with Prometheus' heap, so that ties pick the same series Prometheus picks."""
-    if k_param != k_param or k_param < 1:
-        return []
-    k = min(int(k_param) if math.isfinite(k_param) else total, total)
+    if not -(2.0**63) <= k_param < 2.0**63:
+        shown = "NaN" if k_param != k_param else ("+Inf" if k_param > 0 else "-Inf")
+        if math.isfinite(k_param):
+            shown = repr(k_param)
+        raise EvaluationError(f"Scalar value {shown} overflows int64")
+    k = min(int(k_param), total)
     if k < 1:
         return []
 
@@ -157,7 +153,6 @@ def _top(groups: dict[tuple, list[Sample]], k_param: float, total: int, *, large
 
     out: InstantVector = []
     for members in groups.values():
-        members.sort(key=_key)
         heap: list[Sample] = []
         for s in members:
             if len(heap) < k:
