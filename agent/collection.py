@@ -31,6 +31,9 @@ class Collection:
         self.last_duration = 0.0
         self.last_samples: list[Sample] = []
 
+    def close(self) -> None:
+        self._runner.close()
+
     def facts(self, now: float) -> dict[str, Any]:
         if self._facts is None or now - self._facts_at > FACTS_MAX_AGE:
             self._facts = host_facts(self._cfg.ssh_host_keys_dir)

@@ -113,6 +113,7 @@ def run(cfg: AgentConfig) -> int:
         ship_thread.join(cfg.collector.timeout + 1)
     if server is not None:
         server.shutdown()
+    agent.collection.close()
     agent.spool.close()
     log.info("stopped; %d reports left in the spool for next time", agent.spool.reports)
     return 0

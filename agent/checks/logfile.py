@@ -18,6 +18,7 @@ from agent.checks import CRITICAL, OK, UNKNOWN, WARNING, PerfValue
 from agent.config import CheckConfig, Section, as_bool, as_path, as_regex, as_size
 from agent.state import write_atomic
 
+_TAIL = 64
 _STATUS = {"warning": WARNING, "critical": CRITICAL, 1: WARNING, 2: CRITICAL}
 
 
@@ -48,6 +49,9 @@ class LogfileCheck:
         self._state_file = state_dir / f"{name}.json" if state_dir else None
         self._fh: IO[bytes] | None = None
         self._pending = b""
+        # The bytes just before our read position: if they change, the file was truncated and
+        # rewritten (copytruncate) even when it has grown past our position again since.
+        self._tail = b""
 
     def _saved(self) -> dict[str, int] | None:
         if self._state_file is None:
@@ -62,15 +66,18 @@ class LogfileCheck:
             return
         st = os.fstat(self._fh.fileno())
         pos = self._fh.tell() - len(self._pending)
-        data = json.dumps({"dev": st.st_dev, "inode": st.st_ino, "offset": pos}).encode()
+        tail = self._tail[: len(self._tail) - len(self._pending)] if self._pending else self._tail
+        data = json.dumps({"dev": st.st_dev, "inode": st.st_ino, "offset": pos, "tail": tail.hex()}).encode()
         write_atomic(self._state_file, data, 0o600)
 
     def _open(self, first: bool) -> None:
         fh = open(self._path, "rb")  # noqa: SIM115 - kept open across runs on purpose
         st = os.fstat(fh.fileno())
         saved = self._saved() if first else None
+        self._tail = b""
         if saved and saved.get("inode") == st.st_ino and saved.get("dev") == st.st_dev:
             fh.seek(min(int(saved.get("offset", 0)), st.st_size))
+            self._tail = bytes.fromhex(saved.get("tail", ""))[-_TAIL:]
         elif first and saved is None and not self._from_start:
             fh.seek(0, os.SEEK_END)
         self._fh = fh
@@ -78,16 +85,37 @@ class LogfileCheck:
 
     def _drain(self, budget: int) -> list[bytes]:
         assert self._fh is not None
-        data = self._pending + self._fh.read(budget)
+        raw = self._fh.read(budget)
+        self._tail = (self._tail + raw)[-_TAIL:]
+        data = self._pending + raw
         lines = data.split(b"\n")
         self._pending = lines.pop()
         return lines
+
+    def close(self) -> None:
+        """Let go of the log file (the agent is stopping)."""
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+    def _truncated(self) -> bool:
+        assert self._fh is not None
+        pos = self._fh.tell()
+        if os.fstat(self._fh.fileno()).st_size < pos:
+            return True
+        if not self._tail or pos < len(self._tail):
+            return False
+        return os.pread(self._fh.fileno(), len(self._tail), pos - len(self._tail)) != self._tail
 
     def run(self, timeout: float) -> tuple[int, str, tuple[PerfValue, ...]]:
         lines: list[bytes] = []
         try:
             if self._fh is None:
                 self._open(first=True)
+            elif self._truncated():
+                # Truncated in place (copytruncate): everything now in the file is new.
+                self._fh.seek(0)
+                self._pending = self._tail = b""
             lines += self._drain(self._max_bytes)
             try:
                 st = os.stat(self._path)
@@ -101,11 +129,6 @@ class LogfileCheck:
                 self._fh.close()
                 self._fh = None
                 self._open(first=False)
-                lines += self._drain(self._max_bytes)
-            elif st is not None and st.st_size < self._fh.tell():
-                # Truncated in place (copytruncate): everything now in the file is new.
-                self._fh.seek(0)
-                self._pending = b""
                 lines += self._drain(self._max_bytes)
             self._save()
         except OSError as exc:

@@ -28,8 +28,11 @@ class _Slot:
 
 
 class CheckRunner:
-    def __init__(self, checks: tuple[CheckConfig, ...], state_dir: Path | None) -> None:
+    def __init__(self, checks: tuple[CheckConfig, ...], state_dir: Path | None,
+                 built: list[tuple[CheckConfig, Check]] | None = None) -> None:
+        """Checks from their configs; ``built`` adds ready-made ones (tests, embedding)."""
         self._slots = [_Slot(c, make_check(c, state_dir)) for c in checks]
+        self._slots += [_Slot(c, check) for c, check in built or []]
         self.runs_total = 0
 
     @staticmethod
@@ -71,6 +74,13 @@ class CheckRunner:
                 results.append(CheckResult(slot.cfg.name, slot.cfg.kind, UNKNOWN,
                                            f"UNKNOWN - timed out after {slot.cfg.timeout:g}s", took))
         return results
+
+    def close(self) -> None:
+        """Release what checks hold open between runs (log files)."""
+        for slot in self._slots:
+            close = getattr(slot.check, "close", None)
+            if close is not None:
+                close()
 
     def run_all(self) -> list[CheckResult]:
         started = time.perf_counter()
