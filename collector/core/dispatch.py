@@ -85,11 +85,9 @@ def choose(
 ) -> Choice:
     """Pick the engineer for a new ticket (see the module's docstring for the order)."""
     needed = frozenset(s for s in skills if s)
-    pool = [
-        e
-        for e in engineers
-        if e.active and e.role in ("engineer", "lead", "expert") and e.serves(customer, region)
-    ]
+    serving = [e for e in engineers if e.active and e.role != "manager" and e.serves(customer, region)]
+    # Leads and experts take tickets only when no engineer serves the customer.
+    pool = [e for e in serving if e.role == "engineer"] or serving
     if not pool:
         return Choice(None, "nobody serves this customer", tell_lead=True)
     skilled = [e for e in pool if needed <= e.skills] if needed else pool

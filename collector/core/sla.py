@@ -83,9 +83,9 @@ class ServiceWindow:
             yield begin, stop if stop is not None else datetime.max.replace(tzinfo=UTC)
             return
         d = begin.astimezone(self.tz).date() - timedelta(days=1)
-        last = d + timedelta(days=_HORIZON_DAYS)
+        # Searching stops only after a long stretch with no open day, however far the walk goes.
         quiet = 0
-        while d <= last:
+        while True:
             if self.is_open_day(d):
                 a, b = self._day_interval(d)
                 if stop is not None and a >= stop:
