@@ -15,6 +15,7 @@ from typing import Any
 
 from collector.core.playbook.execution import HostOutcome, execute
 from collector.core.playbook.model import CommandResult, Playbook, StepResult
+from collector.core.playbook.params import resolve_parameters
 from collector.core.playbook.redact import redact
 from collector.errors import RemoteError
 from collector.remote.connection import ConnectFailure, Connection, Timeouts, connect
@@ -114,7 +115,11 @@ class Fleet:
 
     def run(self, targets: Sequence[Target], playbook: Playbook, params: Mapping[str, Any], *,
             forks: int = 20, progress: Progress | None = None) -> list[HostRun]:
-        """Every target's HostRun, in the order of ``targets``, at most ``forks`` hosts at a time."""
+        """Every target's HostRun, in the order of ``targets``, at most ``forks`` hosts at a time.
+
+        ``params`` are checked against the playbook (ParameterError) before any host is contacted.
+        """
+        params = resolve_parameters(playbook, params)
         if not targets:
             return []
         with ThreadPoolExecutor(max_workers=max(1, min(forks, len(targets))),

@@ -54,7 +54,7 @@ class KeyRing:
     """Private keys loaded once per file (decrypting a key is slow; fifty hosts share one)."""
 
     default_key: Path | None = None
-    _keys: dict[Path, paramiko.PKey] = field(default_factory=dict, repr=False)
+    _keys: dict[tuple[Path, Path | None, str | None], paramiko.PKey] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def key_for(self, endpoint: Endpoint) -> paramiko.PKey:
@@ -62,11 +62,13 @@ class KeyRing:
         if path is None:
             raise RemoteError("no SSH key configured (remote.key_file or a per-host key_file)",
                               host=endpoint.name)
+        # Keyed by the passphrase source too: the same file without one must still fail.
+        slot = (path, endpoint.passphrase_file, endpoint.passphrase_env)
         with self._lock:
-            cached = self._keys.get(path)
+            cached = self._keys.get(slot)
             if cached is None:
                 cached = self._load(path, endpoint)
-                self._keys[path] = cached
+                self._keys[slot] = cached
             return cached
 
     @staticmethod
@@ -84,10 +86,11 @@ class KeyRing:
                 raise RemoteError(f"environment variable {endpoint.passphrase_env} (the key's passphrase) "
                                   "is not set", host=endpoint.name)
         try:
-            return paramiko.PKey.from_path(path, password=passphrase or None)
+            return paramiko.PKey.from_path(path, password=passphrase.encode() if passphrase else None)  # type: ignore[arg-type]
         except FileNotFoundError:
             raise RemoteError(f"SSH key {path} does not exist", host=endpoint.name) from None
-        except paramiko.PasswordRequiredException:
+        # cryptography says "password was not provided" with a TypeError for new-format keys.
+        except (paramiko.PasswordRequiredException, TypeError):
             raise RemoteError(f"SSH key {path} needs a passphrase (passphrase_file or passphrase_env)",
                               host=endpoint.name) from None
         except (paramiko.SSHException, ValueError, OSError) as exc:

@@ -32,7 +32,7 @@ def generate_key(path: Path, kind: str = "ed25519", passphrase: str = "") -> par
         p.unlink(missing_ok=True)
     subprocess.run([keygen, "-q", "-t", kind, "-N", passphrase, "-C", "upkeep-test", "-f", str(path)],
                    check=True, capture_output=True)
-    return paramiko.PKey.from_path(path, password=passphrase or None)
+    return paramiko.PKey.from_path(path, password=passphrase.encode() if passphrase else None)  # type: ignore[arg-type]
 
 
 def public_line(key: paramiko.PKey) -> str:
@@ -106,11 +106,12 @@ class SshLab:
             f"MaxStartups 200\nMaxSessions 50\nSubsystem sftp {SFTP_SERVER}\n{extra}",
             encoding="utf-8",
         )
-        proc = subprocess.Popen([self.sshd, "-D", "-E", str(log), "-f", str(config)],
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        with open(folder / "stderr", "wb") as stderr:
+            proc = subprocess.Popen([self.sshd, "-D", "-E", str(log), "-f", str(config)],
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr)
         server = SshServer(port, host_key[1], host_key[0], config, log, proc)
         self.servers.append(server)
-        _wait_listening(port, proc)
+        _wait_listening(port, proc, folder / "stderr")
         return server
 
     def shared_host_key(self) -> tuple[Path, paramiko.PKey]:
@@ -125,11 +126,11 @@ class SshLab:
             s.stop()
 
 
-def _wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
+def _wait_listening(port: int, proc: subprocess.Popen[bytes], stderr: Path, timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+            err = stderr.read_text(errors="replace")
             raise RuntimeError(f"sshd exited with {proc.returncode}: {err.strip()}")
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
             return
