@@ -55,6 +55,7 @@ class Collector:
         self.config_path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
         self.log_path = root / "collector.log"
         self.process: subprocess.Popen[bytes] | None = None
+        self._enrollment: dict[str, str] = {}  # reusable enrollment tokens by customer
 
     # -- process -------------------------------------------------------------------------------
     def start(self, timeout: float = 60.0) -> None:
@@ -135,7 +136,8 @@ class Collector:
 
     def enroll(self, customer: str, agent_id: str, hostname: str, **facts: Any) -> dict[str, Any]:
         """Enroll a simulated agent over HTTP; returns the answer (host_id, host, host_token...)."""
-        token = self.enrollment_token(customer)
+        token = self._enrollment.get(customer) or self.enrollment_token(customer)
+        self._enrollment[customer] = token
         r = httpx.post(
             f"{self.base_url}/api/v1/enroll",
             json={"token": token, "agent_id": agent_id, "facts": {"hostname": hostname, **facts}},
