@@ -328,9 +328,11 @@ class CommandsMixin(TicketBase):
         with self.engine.begin() as conn:
             end_window(conn, window_id, now, scope)
 
-    def alertmanager(self, payload: Any, now: datetime) -> list[dict[str, Any]]:
+    def alertmanager(
+        self, payload: Any, now: datetime, *, default_customer: str | None = None
+    ) -> list[dict[str, Any]]:
         """Apply an Alertmanager v4 webhook: every grouped alert maps to a ticket. All or nothing."""
-        alerts = parse_alertmanager(payload, default_customer=None)
+        alerts = parse_alertmanager(payload, default_customer=default_customer)
         for a in alerts:
             self.check_customer(a.customer)
         with self.engine.begin() as conn:
