@@ -155,6 +155,8 @@ def _child_env() -> dict[str, str]:
 
 def _port_free(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        # As uvicorn binds: a connection of a previous run lingering in TIME_WAIT is no obstacle.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:
