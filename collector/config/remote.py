@@ -69,9 +69,13 @@ class JumpHost(_KeySource):
 
 
 class SshSettings(_KeySource):
-    """SSH settings for a customer's hosts or one host; unset fields fall back to the wider level."""
+    """SSH settings for a customer's hosts or one host; unset fields fall back to the wider level.
+
+    A host listed here that has no agent (so is not in the inventory) names its ``customer``.
+    """
 
     address: str | None = None
+    customer: str | None = None
     port: int | None = Field(default=None, ge=1, le=65535)
     user: str | None = None
     jump: tuple[JumpHost, ...] | None = None

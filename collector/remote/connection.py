@@ -166,16 +166,27 @@ def _start(sock: socket.socket | paramiko.Channel, endpoint: Endpoint, check: Ho
     return transport
 
 
-def scan_host_key(endpoint: Endpoint, *, timeout: float = 10.0, via: list[paramiko.Transport] | None = None
-                  ) -> paramiko.PKey:
-    """The server's host key after key exchange, without authenticating or opening a channel."""
-    sock = _open_socket(endpoint, timeout, via[-1] if via else None, endpoint.name)
+def scan_host_key(target: Target, *, check: HostKeyCheck, keys: KeyRing, timeouts: Timeouts) -> paramiko.PKey:
+    """The target's host key after key exchange, without authenticating or opening a channel on it.
+
+    Bastions in front of it are connected to as usual (their keys verified, logged into).
+    """
+    if target.jumps:
+        via = Target(target.host, target.jumps[-1], target.customer, target.jumps[:-1])
+        with connect(via, check=check, keys=keys, timeouts=timeouts) as bastion:
+            return _scan(target.endpoint, timeouts.connect, bastion.transport, target.host)
+    return _scan(target.endpoint, timeouts.connect, None, target.host)
+
+
+def _scan(endpoint: Endpoint, timeout: float, over: paramiko.Transport | None, host: str) -> paramiko.PKey:
+    sock = _open_socket(endpoint, timeout, over, host)
     transport = paramiko.Transport(sock)
     try:
         transport.start_client(timeout=timeout)
         return transport.get_remote_server_key()
     except (paramiko.SSHException, EOFError, OSError) as exc:
-        raise RemoteError(f"key exchange failed: {exc}", host=endpoint.name, retryable=True) from None
+        raise ConnectFailure(f"key exchange with {endpoint.name} failed: {exc}", host=host,
+                             kind="unreachable", retryable=True) from None
     finally:
         transport.close()
 

@@ -50,21 +50,23 @@ class HostRun:
 Progress = Callable[[HostEvent], None]
 
 
-class _Redacting:
-    """A StepRunner that takes secrets out of the output before the core judges it."""
+class _Guarded:
+    """A StepRunner that caps each step's timeout and takes secrets out of the output
+    before the core judges it."""
 
-    def __init__(self, conn: Connection, secrets: Sequence[str]) -> None:
+    def __init__(self, conn: Connection, secrets: Sequence[str], max_timeout: float) -> None:
         self._conn = conn
         self._secrets = secrets
+        self._max = max_timeout
 
     def _clean(self, result: CommandResult) -> CommandResult:
         return replace(result, output=redact(result.output, self._secrets)) if self._secrets else result
 
     def run(self, command: str, *, timeout: float, sudo: bool) -> CommandResult:
-        return self._clean(self._conn.run(command, timeout=timeout, sudo=sudo))
+        return self._clean(self._conn.run(command, timeout=min(timeout, self._max), sudo=sudo))
 
     def fetch(self, path: str, *, max_bytes: int, timeout: float) -> CommandResult:
-        return self._clean(self._conn.fetch(path, max_bytes=max_bytes, timeout=timeout))
+        return self._clean(self._conn.fetch(path, max_bytes=max_bytes, timeout=min(timeout, self._max)))
 
 
 @dataclass(frozen=True)
@@ -93,8 +95,8 @@ class Fleet:
                 def on_step(result: StepResult) -> None:
                     emit(HostEvent(target.host, "step", result.verdict, result))
 
-                outcome = execute(playbook, params, _Redacting(conn, self.secrets), context=context,
-                                  on_step=on_step)
+                runner = _Guarded(conn, self.secrets, self.timeouts.command)
+                outcome = execute(playbook, params, runner, context=context, on_step=on_step)
             outcome.steps = [replace(s, command=redact(s.command, self.secrets)) for s in outcome.steps]
             run.outcome = outcome
             run.status = outcome.verdict
@@ -114,7 +116,8 @@ class Fleet:
         return run
 
     def run(self, targets: Sequence[Target], playbook: Playbook, params: Mapping[str, Any], *,
-            forks: int = 20, progress: Progress | None = None) -> list[HostRun]:
+            forks: int = 20, progress: Progress | None = None,
+            on_done: Callable[[HostRun], None] | None = None) -> list[HostRun]:
         """Every target's HostRun, in the order of ``targets``, at most ``forks`` hosts at a time.
 
         ``params`` are checked against the playbook (ParameterError) before any host is contacted.
@@ -124,4 +127,10 @@ class Fleet:
             return []
         with ThreadPoolExecutor(max_workers=max(1, min(forks, len(targets))),
                                 thread_name_prefix="playbook") as pool:
-            return list(pool.map(lambda t: self.run_host(t, playbook, params, progress), targets))
+            def one(target: Target) -> HostRun:
+                run = self.run_host(target, playbook, params, progress)
+                if on_done is not None:
+                    on_done(run)
+                return run
+
+            return list(pool.map(one, targets))
