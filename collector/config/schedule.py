@@ -41,8 +41,14 @@ class InspectionSettings(Section):
     latest_agent_version: str | None = None
 
 
+HousekeepingJob = Literal["heartbeat-sweep", "sla-sweep", "rollups", "retention"]
+
+
 class ScheduleConfig(Section):
     enabled: bool = True
+    # Housekeeping the scheduler leader runs as jobs. Empty by default: the ingest and ticket
+    # areas still run their own loops in every collector, and running both would repeat the work.
+    housekeeping: tuple[HousekeepingJob, ...] = ()
     heartbeat_interval: Duration = 30.0
     rollup_interval: Duration = 300.0
     retention_interval: Duration = 3600.0

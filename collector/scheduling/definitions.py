@@ -90,7 +90,7 @@ def _interval(seconds: float, now: datetime) -> IntervalTrigger:
 
 def housekeeping_jobs(config: CollectorConfig, now: datetime) -> list[JobSpec]:
     s = config.schedule
-    return [
+    specs = [
         JobSpec("heartbeat-sweep", f"{JOBS}:heartbeat_sweep", _interval(s.heartbeat_interval, now),
                 "Heartbeat sweep", max(1, round(s.heartbeat_interval))),
         JobSpec("sla-sweep", f"{JOBS}:sla_sweep", _interval(config.tickets.sweep_interval, now),
@@ -100,6 +100,7 @@ def housekeeping_jobs(config: CollectorConfig, now: datetime) -> list[JobSpec]:
         JobSpec("retention", f"{JOBS}:retention", _interval(s.retention_interval, now),
                 "Retention", max(1, round(s.retention_interval))),
     ]
+    return [spec for spec in specs if spec.id in s.housekeeping]
 
 
 def customer_jobs(

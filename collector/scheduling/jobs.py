@@ -95,7 +95,7 @@ def _housekeeping(name: str) -> Callable[..., Any]:
 
 def heartbeat_sweep() -> None:
     """Mark hosts whose reports stopped as down (and record their ``up`` history)."""
-    _housekeeping("sweep_heartbeats")(context(), _now())
+    _housekeeping("sweep_heartbeats")(context(), _now().timestamp())
 
 
 def sla_sweep() -> None:
@@ -105,12 +105,12 @@ def sla_sweep() -> None:
 
 def rollups() -> None:
     """Fold recent samples into 5-minute rollups."""
-    _housekeeping("run_rollups")(context(), _now())
+    _housekeeping("run_rollups")(context(), _now().timestamp())
 
 
 def retention() -> None:
     """Delete what has outlived its retention."""
-    _housekeeping("run_retention")(context(), _now())
+    _housekeeping("run_retention")(context(), _now().timestamp())
 
 
 def monthly_inspection(customer: str) -> None:

@@ -16,7 +16,7 @@ from collector.store import schedule as store
 
 CONFIG = build_config({
     "customers": [{"name": "acme", "timezone": "Asia/Shanghai"}],
-    "schedule": {"heartbeat_interval": "30s"},
+    "schedule": {"heartbeat_interval": "30s", "housekeeping": ["heartbeat-sweep"]},
 })
 
 

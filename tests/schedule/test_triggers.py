@@ -87,7 +87,9 @@ def test_a_daily_cron_fires_once_a_local_day_at_its_local_time(tz: str, hour: in
 
 
 def test_jobs_from_the_configuration() -> None:
-    config = build_config({"customers": [
+    everything = ["heartbeat-sweep", "sla-sweep", "rollups", "retention"]
+    config = build_config({"schedule": {"housekeeping": everything},
+                           "customers": [
         {"name": "acme", "timezone": "Asia/Shanghai",
          "contract": {"starts": "2026-01-10", "renewal_reminders_days": [30, 7],
                       "inspection_cron": "0 3 2 * *"}},
