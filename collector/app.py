@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -45,8 +45,11 @@ log = logging.getLogger("upkeep.app")
 DEFAULT_MAX_BODY = 1_000_000
 
 
-def build_context(config: CollectorConfig, clock: Clock | None = None) -> AppContext:
-    """Open the store (migrations applied), build the window and install every area."""
+def build_context(
+    config: CollectorConfig, clock: Clock | None = None, *, areas: Sequence[str] = AREAS
+) -> AppContext:
+    """Open the store (migrations applied), build the window and install the areas (every one by
+    default; a command that needs only the store passes ``areas=()``)."""
     engine = open_store(config)
     ctx = AppContext(
         config=config,
@@ -56,7 +59,7 @@ def build_context(config: CollectorConfig, clock: Clock | None = None) -> AppCon
     )
     ctx.closers.append(engine.dispose)
     try:
-        for area in AREAS:
+        for area in areas:
             importlib.import_module(f"collector.services.{area}").install(ctx)
     except BaseException:
         ctx.close()

@@ -9,7 +9,7 @@ closes it afterwards. Background loops are not started outside the server.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from collector.config import CollectorConfig, load_config
@@ -35,10 +35,12 @@ def config_from(args: argparse.Namespace) -> CollectorConfig:
 
 
 @contextmanager
-def open_context(args: argparse.Namespace) -> Iterator[AppContext]:
+def open_context(args: argparse.Namespace, *, areas: Sequence[str] | None = None) -> Iterator[AppContext]:
+    """The context for one command; ``areas=()`` for commands that only need the store."""
     from collector.app import build_context
+    from collector.services import AREAS
 
-    ctx = build_context(config_from(args))
+    ctx = build_context(config_from(args), areas=AREAS if areas is None else areas)
     try:
         yield ctx
     finally:

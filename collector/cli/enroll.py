@@ -42,7 +42,7 @@ def create(args: argparse.Namespace) -> int:
         expires = parse_duration(args.expires)
     except ValueError as exc:
         raise InvalidInput(str(exc), field="--expires") from None
-    with open_context(args) as ctx:
+    with open_context(args, areas=()) as ctx:
         tok, secret = create_enrollment_token(
             ctx, args.customer, expires_in=expires, once=args.once, now=ctx.clock.now().timestamp()
         )
@@ -56,7 +56,7 @@ def create(args: argparse.Namespace) -> int:
 def list_tokens(args: argparse.Namespace) -> int:
     from collector.store.tokens import list_enrollment_tokens
 
-    with open_context(args) as ctx, ctx.engine.connect() as conn:
+    with open_context(args, areas=()) as ctx, ctx.engine.connect() as conn:
         rows = list_enrollment_tokens(conn)
         now = ctx.clock.now().timestamp()
     if args.json:
@@ -74,7 +74,7 @@ def list_tokens(args: argparse.Namespace) -> int:
 def revoke(args: argparse.Namespace) -> int:
     from collector.store.tokens import revoke_enrollment_token
 
-    with open_context(args) as ctx, ctx.engine.begin() as conn:
+    with open_context(args, areas=()) as ctx, ctx.engine.begin() as conn:
         if not revoke_enrollment_token(conn, args.token_id, ctx.clock.now().timestamp()):
             raise NotFound("enrollment token", args.token_id)
     print(f"revoked enrollment token {args.token_id}")

@@ -48,7 +48,7 @@ def _when(ts: float | None) -> str:
 def list_hosts(args: argparse.Namespace) -> int:
     from collector.store.inventory import list_hosts
 
-    with open_context(args) as ctx, ctx.engine.connect() as conn:
+    with open_context(args, areas=()) as ctx, ctx.engine.connect() as conn:
         rows = list_hosts(conn, args.customer)
     if args.json:
         print(json.dumps([h.to_json() for h in rows], indent=2))
@@ -63,7 +63,7 @@ def list_hosts(args: argparse.Namespace) -> int:
 def show_host(args: argparse.Namespace) -> int:
     from collector.store.inventory import get_host
 
-    with open_context(args) as ctx, ctx.engine.connect() as conn:
+    with open_context(args, areas=()) as ctx, ctx.engine.connect() as conn:
         host = get_host(conn, args.host)
     if host is None:
         raise NotFound("host", args.host)
@@ -90,7 +90,7 @@ def show_host(args: argparse.Namespace) -> int:
 def revoke_host(args: argparse.Namespace) -> int:
     from collector.store.inventory import get_host, revoke_host
 
-    with open_context(args) as ctx, ctx.engine.begin() as conn:
+    with open_context(args, areas=()) as ctx, ctx.engine.begin() as conn:
         host = get_host(conn, args.host)
         if host is None:
             raise NotFound("host", args.host)

@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def create(args: argparse.Namespace) -> int:
     from collector.store.tokens import create_api_token
 
-    with open_context(args) as ctx:
+    with open_context(args, areas=()) as ctx:
         if args.customer is not None and ctx.config.customer(args.customer) is None:
             raise InvalidInput(f"unknown customer {args.customer!r}", field="--customer")
         with ctx.engine.begin() as conn:
@@ -54,7 +54,7 @@ def create(args: argparse.Namespace) -> int:
 def list_tokens(args: argparse.Namespace) -> int:
     from collector.store.tokens import list_api_tokens
 
-    with open_context(args) as ctx, ctx.engine.connect() as conn:
+    with open_context(args, areas=()) as ctx, ctx.engine.connect() as conn:
         rows = list_api_tokens(conn)
     if args.json:
         print(json.dumps([t.to_json() for t in rows], indent=2))
@@ -69,7 +69,7 @@ def list_tokens(args: argparse.Namespace) -> int:
 def revoke(args: argparse.Namespace) -> int:
     from collector.store.tokens import revoke_api_token
 
-    with open_context(args) as ctx, ctx.engine.begin() as conn:
+    with open_context(args, areas=()) as ctx, ctx.engine.begin() as conn:
         if not revoke_api_token(conn, args.token, ctx.clock.now().timestamp()):
             raise NotFound("token", args.token)
     print(f"revoked token {args.token}")
