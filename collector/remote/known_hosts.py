@@ -140,6 +140,6 @@ class HostKeyCheck:
         raise ChangedHostKey(
             f"HOST KEY CHANGED for {endpoint.name}: presented {key.get_name()} {fp}, trusted {recorded}. "
             f"This may be a man-in-the-middle attack; nothing was sent. If the host was reinstalled, "
-            f"verify the new key and run: upkeep hosts trust {who} --replace",
+            f"verify the new key and run: upkeep hosts trust {who}",
             host=who, fingerprint=fp,
         )
