@@ -48,7 +48,7 @@ def _once(cfg: AgentConfig) -> int:
     try:
         state: AgentState | None = AgentState(cfg.state_dir)
         agent_id = state.agent_id if state else secrets.token_hex(16)
-    except AgentError:
+    except (AgentError, OSError):
         state, agent_id = None, secrets.token_hex(16)
     runner = CheckRunner(cfg.checks, state.subdir("logfile") if state else None)
     report = Collection(cfg, agent_id, runner).collect(seq=0)
@@ -91,6 +91,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except AgentError as exc:
         print(f"upkeep-agent: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        # The state directory or a file in it: permissions, a full or read-only disk.
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"upkeep-agent: {where}{exc.strerror or exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -31,10 +31,21 @@ def check_samples(results: Iterable[CheckResult]) -> list[Sample]:
     return out
 
 
+# The same few dozen names and label-name sets come back every cycle: validate each once.
+_checked: dict[tuple[str, ...], bool] = {}
+
+
 def valid_sample(s: Sample) -> bool:
     """True when the sample can go on the wire: a valid name, valid label names, a finite value."""
-    return (bool(_NAME.match(s.name)) and math.isfinite(s.value)
-            and all(_LABEL.match(k) and not k.startswith("__") for k in s.labels))
+    if not math.isfinite(s.value):
+        return False
+    key = (s.name, *s.labels)
+    ok = _checked.get(key)
+    if ok is None:
+        ok = bool(_NAME.match(s.name)) and all(_LABEL.match(k) and not k.startswith("__") for k in s.labels)
+        if len(_checked) < 10_000:
+            _checked[key] = ok
+    return ok
 
 
 def build_report(*, agent_id: str, seq: int, ts: float, interval: float, facts: dict[str, Any],

@@ -172,7 +172,11 @@ class Shipper:
         """Drain the spool until ``stop``; sleeps while there is nothing to do or a backoff runs."""
         while not self._stop.is_set():
             self._wake.clear()
-            delay = self.step()
+            try:
+                delay = self.step()
+            except Exception:  # e.g. the cursor could not be written: keep the thread, try later
+                log.exception("shipping failed unexpectedly")
+                delay = self._retry_later("internal error")
             if delay == 0.0:
                 continue
             # A new report during a backoff only re-checks the deadline in step(); it never cuts it short.

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import gzip
 import json
+import ssl
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 
@@ -23,7 +25,9 @@ class Answer:
 
 
 class CollectorDouble:
-    def __init__(self, port: int = 0, token: str = "host-token") -> None:  # noqa: S107 - a test secret
+    def __init__(self, port: int = 0, token: str = "host-token",  # noqa: S107 - a test secret
+                 tls: tuple[Path, Path] | None = None) -> None:
+        self.tls = tls  # (certificate chain, key): serve HTTPS
         self.token = token
         self.port = port
         self.script: list[Answer | None] = []  # None: answer as a healthy collector would
@@ -37,7 +41,7 @@ class CollectorDouble:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     def seqs(self) -> list[int]:
         with self._lock:
@@ -103,6 +107,10 @@ class CollectorDouble:
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
+        if self.tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(str(self.tls[0]), str(self.tls[1]))
+            self._server.socket = ctx.wrap_socket(self._server.socket, server_side=True)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 

@@ -185,3 +185,21 @@ def test_once_prints_a_wire_format_report(tmp_path: Path) -> None:
     names = {s["name"] for s in report["samples"]}
     assert {"node_load1", "node_boot_time_seconds", "upkeep_check_status",
             "upkeep_agent_checks_run_total"} <= names
+
+
+def test_prometheus_client_and_requests_stay_unloaded_without_metrics(tmp_path: Path) -> None:
+    """The lean path: with /metrics off the agent never imports prometheus_client (about 12 MB)."""
+    config = _write_config(tmp_path, free_port())
+    probe = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from agent.config import load_config\n"
+        "from agent.daemon import Agent\n"
+        f"agent = Agent(load_config(Path({str(config)!r})))\n"
+        "agent.cycle()\n"
+        "agent.collection.close(); agent.spool.close()\n"
+        "print(sorted(m for m in ('prometheus_client', 'requests', 'urllib3') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

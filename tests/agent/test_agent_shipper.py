@@ -6,18 +6,20 @@ most one request, so no test waits for a backoff to pass.
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from agent.config import CollectorConfig
+from agent.errors import ConfigError
 from agent.report import build_report, encode_report
 from agent.shipper import BACKOFF_CAP, Shipper, backoff_delay, retry_after_seconds
 from agent.spool import Spool
 from agent.transport import CollectorEndpoint
 from tests.agent.collector_double import Answer, CollectorDouble
-from tests.support import free_port
+from tests.support import free_port, require_binary
 
 AGENT = "ab" * 16
 
@@ -195,3 +197,53 @@ def test_backoff_is_capped_and_jittered() -> None:
     assert backoff_delay(4, 1.0) == pytest.approx(8.0)
     assert backoff_delay(100, 1.0) == BACKOFF_CAP
     assert BACKOFF_CAP / 2 <= backoff_delay(100, 0.3) <= BACKOFF_CAP
+
+
+# -- TLS ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A throwaway CA and a certificate for 127.0.0.1 signed by it, made by the real openssl."""
+    openssl = require_binary("openssl")
+    d = tmp_path_factory.mktemp("pki")
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    run = lambda *a: subprocess.run([openssl, *a], check=True, capture_output=True, cwd=d)  # noqa: E731
+    run("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+        "-subj", "/CN=upkeep test CA")
+    run("req", *ec, "-keyout", "srv.key", "-out", "srv.csr", "-subj", "/CN=127.0.0.1")
+    (d / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    run("x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+        "-out", "srv.pem", "-days", "2", "-extfile", "san.ext")
+    return {"ca": d / "ca.pem", "cert": d / "srv.pem", "key": d / "srv.key"}
+
+
+def test_tls_is_verified_against_the_configured_ca(tmp_path: Path, pki: dict[str, Path]) -> None:
+    double = CollectorDouble(tls=(pki["cert"], pki["key"])).start()
+    try:
+        clock = Clock()
+        trusting = Shipper(Spool(tmp_path / "a", 10**9, 10**9),
+                           CollectorEndpoint(double.url, CollectorConfig(url=double.url, ca_file=pki["ca"])),
+                           lambda: "host-token", tmp_path / "rej", clock=clock, rand=lambda: 1.0)
+        _add(trusting, range(1, 3))
+        _drain(trusting, clock)
+        assert double.seqs() == [1, 2]
+        # Without the CA the collector's certificate is unknown: nothing is sent, all stays spooled.
+        wary = Shipper(Spool(tmp_path / "b", 10**9, 10**9),
+                       CollectorEndpoint(double.url, CollectorConfig(url=double.url)),
+                       lambda: "host-token", tmp_path / "rej", clock=clock, rand=lambda: 1.0)
+        _add(wary, range(3, 4))
+        assert wary.step() == pytest.approx(backoff_delay(1, 1.0))
+        assert wary.spool.reports == 1
+        assert double.seqs() == [1, 2]
+        trusting.spool.close()
+        wary.spool.close()
+    finally:
+        double.stop()
+
+
+def test_plaintext_needs_an_explicit_yes() -> None:
+    with pytest.raises(ConfigError) as info:
+        CollectorEndpoint("http://127.0.0.1:1", CollectorConfig())
+    assert info.value.key == "collector.url"
+    CollectorEndpoint("http://127.0.0.1:1", CollectorConfig(allow_plaintext=True)).close()
