@@ -109,6 +109,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         _common(c)
         c.set_defaults(func=act, action=name)
 
+    sw = tsub.add_parser("sweep", help="run one SLA sweep now (the server runs it on its own every interval)")
+    add_config_options(sw)
+    sw.add_argument("--now", default=None, help="ISO 8601 time with offset to sweep as of (replays, tests)")
+    sw.add_argument("--json", action="store_true")
+    sw.set_defaults(func=sweep)
+
     dg = tsub.add_parser("diagnose", help="run a diagnosis playbook on the ticket's host")
     _common(dg)
     dg.add_argument("playbook")
@@ -262,3 +268,23 @@ def diagnose(args: argparse.Namespace) -> int:
             args.ticket, args.playbook, actor=_actor(args), params=params, now=ctx.clock.now()
         )
     return _out(args, t)
+
+
+def sweep(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    with open_context(args) as ctx:
+        now = ctx.clock.now()
+        if args.now:
+            try:
+                now = datetime.fromisoformat(args.now.replace("Z", "+00:00"))
+            except ValueError:
+                raise InvalidInput(f"{args.now!r} is not an ISO 8601 time", field="now") from None
+            if now.tzinfo is None:
+                raise InvalidInput("give the time zone (e.g. 2026-11-26T10:00Z)", field="now")
+        counts = ctx.areas["tickets"].sweep(now)
+    if args.json:
+        print(json.dumps(counts))
+    else:
+        print(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()))
+    return 0
