@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import ssl
+import time
 from urllib.parse import urlsplit
 
 from agent import __version__
@@ -11,6 +12,9 @@ from agent.config import CollectorConfig
 from agent.errors import ConfigError
 
 USER_AGENT = f"upkeep-agent/{__version__}"
+# Servers drop idle keep-alive connections after a few seconds (uvicorn: 5 s); past this a
+# connection is not worth trying again, a new one is opened straight away.
+IDLE_REUSE = 4.0
 
 
 class CollectorEndpoint:
@@ -37,6 +41,7 @@ class CollectorEndpoint:
         if self._https:
             self._ctx = ssl.create_default_context(cafile=str(cfg.ca_file) if cfg.ca_file else None)
         self._conn: http.client.HTTPConnection | None = None
+        self._last_used = 0.0
 
     def _connect(self) -> http.client.HTTPConnection:
         if self._https:
@@ -53,6 +58,8 @@ class CollectorEndpoint:
                 headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
         """(status, lower-cased headers, body). Raises OSError / http.client.HTTPException on no answer."""
         headers = {"User-Agent": USER_AGENT, **headers}
+        if self._conn is not None and time.monotonic() - self._last_used > IDLE_REUSE:
+            self.close()
         reused = self._conn is not None
         for attempt in (0, 1):
             if self._conn is None:
@@ -62,6 +69,7 @@ class CollectorEndpoint:
                 resp = self._conn.getresponse()
                 data = resp.read()
                 got = {k.lower(): v for k, v in resp.getheaders()}
+                self._last_used = time.monotonic()
                 if resp.will_close:
                     self.close()
                 return resp.status, got, data
