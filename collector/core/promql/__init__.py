@@ -25,6 +25,7 @@ The same package reads promtool's rule-test notation (``parse_series_values``,
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from collector.core.promql.compiler import Compiler, parse
 from collector.core.promql.exprtest import TestFailure, parse_labels, run_promql_expr_tests
@@ -36,7 +37,7 @@ from collector.core.promql.model import (
     UnsupportedExpression,
     format_labels,
 )
-from collector.core.promql.nodes import Context, Node
+from collector.core.promql.nodes import Context, Node, Vector
 from collector.core.promql.notation import STALE, load_input_series, parse_series_values
 from collector.core.window import RecentWindow
 
@@ -46,6 +47,7 @@ __all__ = [
     "DEFAULT_LOOKBACK",
     "STALE",
     "CompiledExpr",
+    "EvaluationCache",
     "EvaluationError",
     "InstantVector",
     "PromQLError",
@@ -61,6 +63,27 @@ __all__ = [
 ]
 
 
+class EvaluationCache:
+    """Results shared by expressions evaluated at one instant over one unchanged window.
+
+    Pass the same cache to every ``evaluate`` of one rule-evaluation round: rules that share a
+    subexpression (``up``, a filesystem ratio, a rate) then compute it once. A cache notices a
+    different window, time or lookback and starts over, but not samples added to the same
+    window: make a new one for each round.
+    """
+
+    def __init__(self) -> None:
+        self._at: tuple[int, float, float] | None = None
+        self._memo: dict[str, Any] = {}
+
+    def memo_for(self, window: RecentWindow, t: float, lookback: float) -> dict[str, Any]:
+        at = (id(window), t, lookback)
+        if at != self._at:
+            self._at = at
+            self._memo = {}
+        return self._memo
+
+
 @dataclass(frozen=True, eq=False)
 class CompiledExpr:
     """A parsed and checked expression, ready to be evaluated any number of times."""
@@ -74,16 +97,22 @@ class CompiledExpr:
         return self.root.kind
 
     def evaluate(
-        self, window: RecentWindow, t: float, *, lookback: float = DEFAULT_LOOKBACK
+        self,
+        window: RecentWindow,
+        t: float,
+        *,
+        lookback: float = DEFAULT_LOOKBACK,
+        cache: EvaluationCache | None = None,
     ) -> InstantVector | float | str:
         """The expression's value at time ``t`` (seconds) over ``window``.
 
         An instant vector comes back as a new list of Samples whose label dicts the caller may
         change freely. Raises EvaluationError where Prometheus would fail the query too.
         """
-        value = self.root.eval(Context(window, t, lookback))
-        if isinstance(value, list):
-            return [Sample(dict(s.labels), s.value) for s in value]
+        memo = cache.memo_for(window, t, lookback) if cache is not None else {}
+        value = self.root.eval(Context(window, t, lookback, memo))
+        if isinstance(value, Vector):
+            return [Sample(dict(lb), v) for lb, v in zip(value.labels, value.values, strict=True)]
         return value
 
     def max_range(self, lookback: float = DEFAULT_LOOKBACK) -> float:

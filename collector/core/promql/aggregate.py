@@ -8,10 +8,12 @@ that order too, so sums come out bit for bit the same.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import operator
+from collections.abc import Callable, Iterable
+from functools import reduce
 
-from collector.core.promql.model import EvaluationError, InstantVector, Sample
-from collector.core.promql.nodes import Context, Node, Value
+from collector.core.promql.model import EvaluationError
+from collector.core.promql.nodes import EMPTY, Context, LabelMap, Labels, Node, Value, Vector
 
 SUPPORTED = {"sum", "avg", "min", "max", "count", "group", "stddev", "stdvar", "topk", "bottomk"}
 
@@ -25,59 +27,69 @@ class Aggregate(Node):
         self.param = param
         self.without = without
         self.grouping = grouping
+        self.group_key = LabelMap(self._key_of())
+        self._out_labels: dict[tuple, Labels] = {}
+        # topk/bottomk return their input samples; the others build fresh label sets.
+        self.one_name = expr.one_name if op in ("topk", "bottomk") else "__name__" not in grouping or without
 
     def children(self) -> tuple[Node, ...]:
         return (self.expr,) if self.param is None else (self.param, self.expr)
 
-    def _group_of(self) -> Callable[[dict[str, str]], tuple]:
+    def _key_of(self) -> Callable[[Labels], tuple]:
         names = self.grouping
         if self.without:
             dropped = {*names, "__name__"}
 
-            def without_key(labels: dict[str, str]) -> tuple:
+            def without_key(labels: Labels) -> tuple:
                 return tuple(sorted([kv for kv in labels.items() if kv[0] not in dropped]))
             return without_key
 
-        def by_key(labels: dict[str, str]) -> tuple:
+        def by_key(labels: Labels) -> tuple:
             return tuple([labels.get(n, "") for n in names])
         return by_key
 
-    def _result_labels(self, labels: dict[str, str]) -> dict[str, str]:
-        if self.without:
-            dropped = {*self.grouping, "__name__"}
-            return {k: v for k, v in labels.items() if k not in dropped}
-        return {n: labels[n] for n in self.grouping if labels.get(n, "")}
-
-    def eval(self, ctx: Context) -> Value:
-        k_param = self.param.eval(ctx) if self.param is not None else None
-        vec = self.expr.eval(ctx)
-        assert isinstance(vec, list)
-        key_of = self._group_of()
-        groups: dict[tuple, list[Sample]] = {}
-        for s in vec:
-            k = key_of(s.labels)
-            g = groups.get(k)
-            if g is None:
-                groups[k] = [s]
+    def _result_labels(self, key: tuple, labels: Labels) -> Labels:
+        out = self._out_labels.get(key)
+        if out is None:
+            if self.without:
+                dropped = {*self.grouping, "__name__"}
+                out = {k: v for k, v in labels.items() if k not in dropped}
             else:
-                g.append(s)
+                out = {n: labels[n] for n in self.grouping if labels.get(n, "")}
+            if len(self._out_labels) > 100_000:
+                self._out_labels.clear()
+            self._out_labels[key] = out
+        return out
+
+    def compute(self, ctx: Context) -> Value:
+        k_param = self.param.scalar(ctx) if self.param is not None else None
+        vec = self.expr.vector(ctx)
+        keys = self.group_key.many(vec.labels)
+        members: dict[tuple, list[int]] = {}
+        for i, k in enumerate(keys):
+            g = members.get(k)
+            if g is None:
+                members[k] = [i]
+            else:
+                g.append(i)
         op = self.op
         if op in ("topk", "bottomk"):
-            assert isinstance(k_param, float)
-            return _top(groups, k_param, len(vec), largest=op == "topk")
-        out: InstantVector = []
+            assert k_param is not None
+            return _top(vec, members.values(), k_param, largest=op == "topk")
         fold = _FOLDS[op]
-        for members in groups.values():
-            labels = self._result_labels(members[0].labels)
-            out.append(Sample(labels, fold([s.value for s in members]), tuple(sorted(labels.items()))))
-        return out
+        values = vec.values
+        labels = vec.labels
+        out_labels: list[Labels] = []
+        out_values: list[float] = []
+        for k, idx in members.items():
+            out_labels.append(self._result_labels(k, labels[idx[0]]))
+            out_values.append(fold([values[i] for i in idx]))
+        return Vector(out_labels, out_values)
 
 
 def _sum(values: list[float]) -> float:
-    total = values[0]
-    for v in values[1:]:
-        total += v
-    return total
+    # Added one after the other, left to right, as Prometheus adds (builtin sum() may compensate).
+    return reduce(operator.add, values)
 
 
 def _avg(values: list[float]) -> float:
@@ -96,6 +108,8 @@ def _avg(values: list[float]) -> float:
 
 
 def _min(values: list[float]) -> float:
+    if not any(map(math.isnan, values)):
+        return min(values)
     best = values[0]
     for v in values[1:]:
         if best > v or best != best:
@@ -104,6 +118,8 @@ def _min(values: list[float]) -> float:
 
 
 def _max(values: list[float]) -> float:
+    if not any(map(math.isnan, values)):
+        return max(values)
     best = values[0]
     for v in values[1:]:
         if best < v or best != best:
@@ -135,59 +151,59 @@ _FOLDS: dict[str, Callable[[list[float]], float]] = {
 }
 
 
-def _top(groups: dict[tuple, list[Sample]], k_param: float, total: int, *, largest: bool) -> InstantVector:
+def _top(vec: Vector, groups: Iterable[list[int]], k_param: float, *, largest: bool) -> Vector:
     """topk/bottomk with Prometheus' heap, so that ties pick the same series Prometheus picks."""
     if not -(2.0**63) <= k_param < 2.0**63:
         shown = "NaN" if k_param != k_param else ("+Inf" if k_param > 0 else "-Inf")
-        if math.isfinite(k_param):
-            shown = repr(k_param)
         raise EvaluationError(f"Scalar value {shown} overflows int64")
-    k = min(int(k_param), total)
+    k = min(int(k_param), len(vec))
     if k < 1:
-        return []
+        return EMPTY
+    values = vec.values
 
-    def less(a: float, b: float) -> bool:
-        if a != a and b == b:
+    def less(a: int, b: int) -> bool:
+        x, y = values[a], values[b]
+        if x != x and y == y:
             return True
-        return a < b if largest else a > b
+        return x < y if largest else x > y
 
-    out: InstantVector = []
-    for members in groups.values():
-        heap: list[Sample] = []
-        for s in members:
+    out: list[int] = []
+    for members in groups:
+        heap: list[int] = []
+        for i in members:
             if len(heap) < k:
-                heap.append(s)
+                heap.append(i)
                 _up(heap, len(heap) - 1, less)
-            elif less(heap[0].value, s.value):
-                heap[0] = s
+            elif less(heap[0], i):
+                heap[0] = i
                 _down(heap, 0, len(heap), less)
         # Prometheus returns each group best first.
-        ordered: list[Sample] = []
+        ordered: list[int] = []
         while heap:
             heap[0], heap[-1] = heap[-1], heap[0]
             ordered.append(heap.pop())
             _down(heap, 0, len(heap), less)
         out.extend(reversed(ordered))
-    return out
+    return Vector([vec.labels[i] for i in out], [values[i] for i in out])
 
 
-def _up(h: list[Sample], j: int, less: Callable[[float, float], bool]) -> None:
+def _up(h: list[int], j: int, less: Callable[[int, int], bool]) -> None:
     while j > 0:
         i = (j - 1) // 2
-        if not less(h[j].value, h[i].value):
+        if not less(h[j], h[i]):
             break
         h[i], h[j] = h[j], h[i]
         j = i
 
 
-def _down(h: list[Sample], i: int, n: int, less: Callable[[float, float], bool]) -> None:
+def _down(h: list[int], i: int, n: int, less: Callable[[int, int], bool]) -> None:
     while True:
         j = 2 * i + 1
         if j >= n:
             break
-        if j + 1 < n and less(h[j + 1].value, h[j].value):
+        if j + 1 < n and less(h[j + 1], h[j]):
             j += 1
-        if not less(h[j].value, h[i].value):
+        if not less(h[j], h[i]):
             break
         h[i], h[j] = h[j], h[i]
         i = j

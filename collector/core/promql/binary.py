@@ -6,10 +6,21 @@ import math
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import compress, repeat
 
 from collector.core.promql.floatops import div, mod, power
-from collector.core.promql.model import EvaluationError, InstantVector, Sample, format_labels
-from collector.core.promql.nodes import Context, Node, Value, drop_name, renamed
+from collector.core.promql.model import EvaluationError, format_labels, label_key
+from collector.core.promql.nodes import (
+    EMPTY,
+    Context,
+    LabelMap,
+    Labels,
+    Node,
+    Value,
+    Vector,
+    name_dropper,
+    renamed,
+)
 
 ARITHMETIC: dict[str, Callable[[float, float], float]] = {
     "+": operator.add,
@@ -40,35 +51,41 @@ class Matching:
     labels: tuple[str, ...]
     include: tuple[str, ...]
 
-    def signature(self) -> Callable[[dict[str, str]], tuple]:
+    def signature(self) -> Callable[[Labels], tuple]:
         names = self.labels
         if self.on:
-            def on_sig(labels: dict[str, str]) -> tuple:
+            def on_sig(labels: Labels) -> tuple:
                 return tuple([labels.get(n, "") for n in names])
             return on_sig
         ignored = {*names, "__name__"}
 
-        def ignoring_sig(labels: dict[str, str]) -> tuple:
+        def ignoring_sig(labels: Labels) -> tuple:
             return tuple(sorted([kv for kv in labels.items() if kv[0] not in ignored]))
         return ignoring_sig
 
 
 class Binary(Node):
-    def __init__(
-        self, op: str, lhs: Node, rhs: Node, *, return_bool: bool, matching: Matching
-    ) -> None:
+    def __init__(self, op: str, lhs: Node, rhs: Node, *, return_bool: bool, matching: Matching) -> None:
         self.op = op
         self.lhs = lhs
         self.rhs = rhs
         self.return_bool = return_bool
         self.matching = matching
-        self.sig = matching.signature()
+        self.sig = LabelMap(matching.signature())
+        self.drop = name_dropper()
+        self.result = LabelMap(self._one_to_one_labels)
         self.kind = "scalar" if lhs.kind == "scalar" and rhs.kind == "scalar" else "vector"
+        if op in SET_OPERATORS:
+            self.one_name = lhs.one_name and op != "or"
+        elif op in COMPARISON and not return_bool:
+            self.one_name = lhs.one_name if lhs.kind == "vector" else rhs.one_name
+        else:
+            self.one_name = True  # arithmetic and bool drop the name
 
     def children(self) -> tuple[Node, ...]:
         return (self.lhs, self.rhs)
 
-    def eval(self, ctx: Context) -> Value:
+    def compute(self, ctx: Context) -> Value:
         lv = self.lhs.eval(ctx)
         rv = self.rhs.eval(ctx)
         op = self.op
@@ -76,7 +93,7 @@ class Binary(Node):
             if op in COMPARISON:
                 return 1.0 if COMPARISON[op](lv, rv) else 0.0
             return ARITHMETIC[op](lv, rv)
-        if isinstance(lv, list) and isinstance(rv, list):
+        if isinstance(lv, Vector) and isinstance(rv, Vector):
             if op == "and":
                 return self._and(lv, rv)
             if op == "or":
@@ -84,119 +101,121 @@ class Binary(Node):
             if op == "unless":
                 return self._unless(lv, rv)
             return self._vector_vector(lv, rv)
-        if isinstance(lv, list):
+        if isinstance(lv, Vector):
             assert isinstance(rv, float)
-            return self._vector_scalar(lv, rv, swap=False)
-        assert isinstance(rv, list)
+            return self._vector_scalar(lv, rv, swap=False, node=self.lhs)
+        assert isinstance(rv, Vector)
         assert isinstance(lv, float)
-        return self._vector_scalar(rv, lv, swap=True)
+        return self._vector_scalar(rv, lv, swap=True, node=self.rhs)
 
     # -- vector and scalar ---------------------------------------------------------------------
-    def _vector_scalar(self, vec: InstantVector, scalar: float, *, swap: bool) -> InstantVector:
+    def _vector_scalar(self, vec: Vector, scalar: float, *, swap: bool, node: Node) -> Vector:
         op = self.op
-        out: InstantVector = []
+        values = vec.values
         if op in COMPARISON:
             cmp = COMPARISON[op]
+            keep = list(map(cmp, repeat(scalar), values) if swap else map(cmp, values, repeat(scalar)))
             if self.return_bool:
-                for s in vec:
-                    a, b = (scalar, s.value) if swap else (s.value, scalar)
-                    out.append(Sample(drop_name(s.labels), 1.0 if cmp(a, b) else 0.0, s.key))
-                return renamed(vec, out)
+                return renamed(node, vec, Vector(self.drop.many(vec.labels), list(map(float, keep))))
             # A filter keeps the vector's own value, whichever side it stands on.
-            if swap:
-                return [s for s in vec if cmp(scalar, s.value)]
-            return [s for s in vec if cmp(s.value, scalar)]
+            return Vector(list(compress(vec.labels, keep)), list(compress(values, keep)))
         fn = ARITHMETIC[op]
-        if swap:
-            out = [Sample(drop_name(s.labels), fn(scalar, s.value), s.key) for s in vec]
-        else:
-            out = [Sample(drop_name(s.labels), fn(s.value, scalar), s.key) for s in vec]
-        return renamed(vec, out)
+        out = list(map(fn, repeat(scalar), values) if swap else map(fn, values, repeat(scalar)))
+        return renamed(node, vec, Vector(self.drop.many(vec.labels), out))
 
     # -- vector and vector ---------------------------------------------------------------------
-    def _vector_vector(self, lhs: InstantVector, rhs: InstantVector) -> InstantVector:
+    def _vector_vector(self, lhs: Vector, rhs: Vector) -> Vector:
         if not lhs or not rhs:
-            return []
+            return EMPTY
         m = self.matching
-        sig = self.sig
         swapped = m.card == "one-to-many"
         if swapped:
             lhs, rhs = rhs, lhs
-        one: dict[tuple, Sample] = {}
-        for rs in rhs:
-            k = sig(rs.labels)
-            dup = one.get(k)
-            if dup is not None:
-                side = "left" if swapped else "right"
-                raise EvaluationError(
-                    f"found duplicate series for the match group {_group(m, rs.labels)} on the {side} "
-                    f"hand-side of the operation: [{format_labels(dup.labels)}, {format_labels(rs.labels)}]"
-                    ";many-to-many matching not allowed: matching labels must be unique on one side"
-                )
-            one[k] = rs
+        rsig = self.sig.many(rhs.labels)
+        one = dict(zip(rsig, range(len(rsig)), strict=True))
+        if len(one) != len(rsig):
+            self._duplicate_one_side(rhs, rsig, swapped)
+        lsig = self.sig.many(lhs.labels)
+        found = list(map(one.get, lsig))
+        left = [i for i, j in enumerate(found) if j is not None]
+        if not left:
+            return EMPTY
+        right: list[int] = [found[i] for i in left]  # type: ignore[misc]
+        lvals, rvals = lhs.values, rhs.values
+        a = [lvals[i] for i in left]
+        b = [rvals[j] for j in right]
+        if swapped:
+            a, b = b, a
         op = self.op
         is_cmp = op in COMPARISON
-        fn_cmp = COMPARISON.get(op)
-        fn_arith = ARITHMETIC.get(op)
-        return_bool = self.return_bool
-        one_to_one = m.card == "one-to-one"
-        matched: dict[tuple, set[tuple] | None] = {}
-        out: InstantVector = []
-        for ls in lhs:
-            k = sig(ls.labels)
-            rs = one.get(k)
-            if rs is None:
-                continue
-            a, b = (rs.value, ls.value) if swapped else (ls.value, rs.value)
-            if is_cmp:
-                assert fn_cmp is not None
-                keep = fn_cmp(a, b)
-                if return_bool:
-                    value = 1.0 if keep else 0.0
-                elif not keep:
-                    continue
-                else:
-                    value = a
+        if is_cmp:
+            keep = list(map(COMPARISON[op], a, b))
+            if self.return_bool:
+                values = list(map(float, keep))
             else:
-                assert fn_arith is not None
-                value = fn_arith(a, b)
-            labels = self._result_labels(ls.labels, rs.labels, drop=not is_cmp or return_bool)
-            if one_to_one:
-                if k in matched:
-                    raise EvaluationError(
-                        "multiple matches for labels: many-to-one matching must be explicit "
-                        "(group_left/group_right)"
-                    )
-                matched[k] = None
-            else:
-                inserted = matched.get(k)
-                if inserted is None:
-                    inserted = set()
-                    matched[k] = inserted
-                lk = tuple(sorted(labels.items()))
-                if lk in inserted:
-                    raise EvaluationError(
-                        "multiple matches for labels: grouping labels must ensure unique matches"
-                    )
-                inserted.add(lk)
-            out.append(Sample(labels, value, ls.key))
-        return out
-
-    def _result_labels(self, many: dict[str, str], one: dict[str, str], *, drop: bool) -> dict[str, str]:
-        m = self.matching
+                left = list(compress(left, keep))
+                right = list(compress(right, keep))
+                values = list(compress(a, keep))
+        else:
+            values = list(map(ARITHMETIC[op], a, b))
+        drop = not is_cmp or self.return_bool
+        many_labels = lhs.labels
         if m.card == "one-to-one":
-            if m.on:
-                return {n: many[n] for n in m.labels if n in many and (n != "__name__" or not drop)}
-            if not drop and not m.labels:
-                return many
-            ignored = set(m.labels)
-            if drop:
-                ignored.add("__name__")
-            return {k: v for k, v in many.items() if k not in ignored}
-        labels = drop_name(many) if drop else dict(many)
-        if m.include:
+            sigs = [lsig[i] for i in left]
+            if len(set(sigs)) != len(sigs):
+                raise EvaluationError(
+                    "multiple matches for labels: "
+                    "many-to-one matching must be explicit (group_left/group_right)"
+                )
+            labels = self.result.many([many_labels[i] for i in left])
+            if self.return_bool:
+                labels = [_without_name(lb) for lb in labels]
+            return Vector(labels, values)
+        labels = []
+        one_labels = rhs.labels
+        seen: set[tuple] = set()
+        for i, j in zip(left, right, strict=True):
+            lb = self._group_labels(many_labels[i], one_labels[j], drop=drop)
+            mark = (lsig[i], label_key(lb))
+            if mark in seen:
+                raise EvaluationError(
+                    "multiple matches for labels: grouping labels must ensure unique matches"
+                )
+            seen.add(mark)
+            labels.append(lb)
+        return Vector(labels, values)
+
+    def _duplicate_one_side(self, vec: Vector, sigs: list[tuple], swapped: bool) -> None:
+        first: dict[tuple, int] = {}
+        for i, k in enumerate(sigs):
+            if k in first:
+                side = "left" if swapped else "right"
+                a, b = vec.labels[first[k]], vec.labels[i]
+                raise EvaluationError(
+                    f"found duplicate series for the match group {_group(self.matching, b)} on the {side} "
+                    f"hand-side of the operation: [{format_labels(a)}, {format_labels(b)}]"
+                    ";many-to-many matching not allowed: matching labels must be unique on one side"
+                )
+            first[k] = i
+
+    def _one_to_one_labels(self, many: Labels) -> Labels:
+        """The result labels of one-to-one matching; the name goes unless this is a filter."""
+        m = self.matching
+        keep_name = self.op in COMPARISON  # ``bool`` drops it afterwards
+        if m.on:
+            return {n: many[n] for n in m.labels if n in many and (n != "__name__" or keep_name)}
+        if keep_name and not m.labels:
+            return many
+        ignored = set(m.labels)
+        if not keep_name:
+            ignored.add("__name__")
+        return {k: v for k, v in many.items() if k not in ignored}
+
+    def _group_labels(self, many: Labels, one: Labels, *, drop: bool) -> Labels:
+        labels = _without_name(many) if drop else many
+        if self.matching.include:
             labels = dict(labels)
-            for n in m.include:
+            for n in self.matching.include:
                 v = one.get(n, "")
                 if v:
                     labels[n] = v
@@ -205,31 +224,39 @@ class Binary(Node):
         return labels
 
     # -- set operators -------------------------------------------------------------------------
-    def _and(self, lhs: InstantVector, rhs: InstantVector) -> InstantVector:
+    def _and(self, lhs: Vector, rhs: Vector) -> Vector:
         if not lhs or not rhs:
-            return []
-        sig = self.sig
-        right = {sig(s.labels) for s in rhs}
-        return [s for s in lhs if sig(s.labels) in right]
+            return EMPTY
+        right = set(self.sig.many(rhs.labels))
+        keep = list(map(right.__contains__, self.sig.many(lhs.labels)))
+        return Vector(list(compress(lhs.labels, keep)), list(compress(lhs.values, keep)))
 
-    def _or(self, lhs: InstantVector, rhs: InstantVector) -> InstantVector:
+    def _or(self, lhs: Vector, rhs: Vector) -> Vector:
         if not lhs:
-            return list(rhs)
+            return Vector(rhs.labels, rhs.values)
         if not rhs:
-            return list(lhs)
-        sig = self.sig
-        left = {sig(s.labels) for s in lhs}
-        return [*lhs, *(s for s in rhs if sig(s.labels) not in left)]
+            return Vector(lhs.labels, lhs.values)
+        left = set(self.sig.many(lhs.labels))
+        keep = [k not in left for k in self.sig.many(rhs.labels)]
+        return Vector(
+            lhs.labels + list(compress(rhs.labels, keep)), lhs.values + list(compress(rhs.values, keep))
+        )
 
-    def _unless(self, lhs: InstantVector, rhs: InstantVector) -> InstantVector:
+    def _unless(self, lhs: Vector, rhs: Vector) -> Vector:
         if not lhs or not rhs:
-            return list(lhs)
-        sig = self.sig
-        right = {sig(s.labels) for s in rhs}
-        return [s for s in lhs if sig(s.labels) not in right]
+            return Vector(lhs.labels, lhs.values)
+        right = set(self.sig.many(rhs.labels))
+        keep = [k not in right for k in self.sig.many(lhs.labels)]
+        return Vector(list(compress(lhs.labels, keep)), list(compress(lhs.values, keep)))
 
 
-def _group(m: Matching, labels: dict[str, str]) -> str:
+def _without_name(labels: Labels) -> Labels:
+    if "__name__" not in labels:
+        return labels
+    return {k: v for k, v in labels.items() if k != "__name__"}
+
+
+def _group(m: Matching, labels: Labels) -> str:
     if m.on:
         picked = {n: labels[n] for n in m.labels if n in labels}
     else:

@@ -83,6 +83,13 @@ class Compiler:
         return UnsupportedExpression(name, self.text)
 
     def node(self, e: Any) -> Node:
+        built = self._node(e)
+        if not isinstance(built, Number | String | Paren | MatrixSelector):
+            # Identical subexpressions share one result per evaluation (see Context.memo).
+            built.text = str(e)
+        return built
+
+    def _node(self, e: Any) -> Node:
         if isinstance(e, pp.ParenExpr):
             return Paren(self.node(e.expr))
         if isinstance(e, pp.NumberLiteral):

@@ -8,27 +8,27 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from collector.core.promql.floatops import go_max, go_min
-from collector.core.promql.model import EvaluationError, InstantVector, Sample, label_key
+from collector.core.promql.model import EvaluationError
 from collector.core.promql.nodes import (
+    EMPTY,
     Context,
+    LabelMap,
+    Labels,
     MatrixSelector,
     Node,
+    Vector,
     check_unique,
-    drop_name,
+    name_dropper,
     renamed,
 )
 from collector.core.promql.rangefuncs import RANGE_FUNCTIONS, RangeArgs, ms
+from collector.core.promql.selectors import range_samples
 
 LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 
 
 def _scalars(params: tuple[Node, ...], ctx: Context) -> tuple[float, ...]:
-    out = []
-    for p in params:
-        v = p.eval(ctx)
-        assert isinstance(v, float)
-        out.append(v)
-    return tuple(out)
+    return tuple(p.scalar(ctx) for p in params)
 
 
 class RangeCall(Node):
@@ -39,60 +39,65 @@ class RangeCall(Node):
         self.fn = RANGE_FUNCTIONS[name][0]
         self.matrix = matrix
         self.params = params
+        # Prometheus 2.x keeps the metric name for last_over_time() alone.
         self.keep_name = name == "last_over_time"
+        self.one_name = matrix.one_name or not self.keep_name
+        self.drop = name_dropper()
 
     def children(self) -> tuple[Node, ...]:
         return (*self.params, self.matrix)
 
-    def eval(self, ctx: Context) -> InstantVector:
+    def compute(self, ctx: Context) -> Vector:
         m = self.matrix
         eval_ms = ms(ctx.t)
         end_ms = eval_ms - ms(m.offset)
         args = RangeArgs(end_ms - ms(m.range), end_ms, eval_ms, m.range, _scalars(self.params, ctx))
+        end = ctx.t - m.offset
+        start = end - m.range
         fn = self.fn
-        out: InstantVector = []
-        names: set[str] = set()
-        for s, ts, vs in m.series_ranges(ctx):
+        labels: list[Labels] = []
+        values: list[float] = []
+        for s in m.series(ctx):
+            ts, vs = range_samples(s, start, end)
             if not vs:
                 continue
             v = fn(ts, vs, args)
-            if v is None:
-                continue
-            labels = s.labels
-            if not self.keep_name:
-                names.add(labels["__name__"])
-                labels = drop_name(labels)
-            out.append(Sample(labels, v, s.key))
-        return check_unique(out) if len(names) > 1 else out
+            if v is not None:
+                labels.append(s.labels)
+                values.append(v)
+        if self.keep_name:
+            return Vector(labels, values)
+        out = Vector(self.drop.many(labels), values)
+        return out if m.one_name else renamed(m, Vector(labels, values), out)
 
 
 class AbsentOverTime(Node):
-    def __init__(self, matrix: MatrixSelector, labels: dict[str, str]) -> None:
+    def __init__(self, matrix: MatrixSelector, labels: Labels) -> None:
         self.matrix = matrix
         self.labels = labels
 
     def children(self) -> tuple[Node, ...]:
         return (self.matrix,)
 
-    def eval(self, ctx: Context) -> InstantVector:
+    def compute(self, ctx: Context) -> Vector:
         for _, _, vs in self.matrix.series_ranges(ctx):
             if vs:
-                return []
-        return [Sample(dict(self.labels), 1.0, label_key(self.labels))]
+                return EMPTY
+        return Vector([self.labels], [1.0])
 
 
 class Absent(Node):
-    def __init__(self, expr: Node, labels: dict[str, str]) -> None:
+    def __init__(self, expr: Node, labels: Labels) -> None:
         self.expr = expr
         self.labels = labels
 
     def children(self) -> tuple[Node, ...]:
         return (self.expr,)
 
-    def eval(self, ctx: Context) -> InstantVector:
-        if self.expr.eval(ctx):
-            return []
-        return [Sample(dict(self.labels), 1.0, label_key(self.labels))]
+    def compute(self, ctx: Context) -> Vector:
+        if self.expr.vector(ctx):
+            return EMPTY
+        return Vector([self.labels], [1.0])
 
 
 def absent_labels(selector_matchers: list[tuple[str, str, str]]) -> dict[str, str]:
@@ -170,19 +175,22 @@ class MathCall(Node):
         self.fn = MATH_FUNCTIONS[name][0]
         self.expr = expr
         self.params = params
+        self.drop = name_dropper()
 
     def children(self) -> tuple[Node, ...]:
         return (self.expr, *self.params)
 
-    def eval(self, ctx: Context) -> InstantVector:
-        vec = self.expr.eval(ctx)
-        assert isinstance(vec, list)
+    def compute(self, ctx: Context) -> Vector:
+        vec = self.expr.vector(ctx)
         params = _scalars(self.params, ctx)
         if self.name == "clamp" and params[1] < params[0]:
-            return []
+            return EMPTY
         fn = self.fn
-        out = [Sample(drop_name(s.labels), fn(s.value, params), s.key) for s in vec]
-        return renamed(vec, out)
+        if self.name == "abs":
+            values = list(map(abs, vec.values))
+        else:
+            values = [fn(v, params) for v in vec.values]
+        return renamed(self.expr, vec, Vector(self.drop.many(vec.labels), values))
 
 
 class Timestamp(Node):
@@ -191,20 +199,18 @@ class Timestamp(Node):
     def __init__(self, expr: Node, *, of_selector: bool) -> None:
         self.expr = expr
         self.of_selector = of_selector
+        self.drop = name_dropper()
 
     def children(self) -> tuple[Node, ...]:
         return (self.expr,)
 
-    def eval(self, ctx: Context) -> InstantVector:
-        vec = self.expr.eval(ctx)
-        assert isinstance(vec, list)
-        now = ms(ctx.t) / 1000
-        own = self.of_selector
-        out = [
-            Sample(drop_name(s.labels), ms(s.ts) / 1000 if own and s.ts is not None else now, s.key)
-            for s in vec
-        ]
-        return renamed(vec, out)
+    def compute(self, ctx: Context) -> Vector:
+        vec = self.expr.vector(ctx)
+        if self.of_selector and vec.ts is not None:
+            values = [ms(t) / 1000 for t in vec.ts]
+        else:
+            values = [ms(ctx.t) / 1000] * len(vec)
+        return renamed(self.expr, vec, Vector(self.drop.many(vec.labels), values))
 
 
 def go_expand(template: str, match: re.Match[str]) -> str:
@@ -250,26 +256,26 @@ class LabelReplace(Node):
         self.replacement = replacement
         self.src = src
         self.regex = regex
+        self.one_name = False
+        self.relabel = LabelMap(self._relabel)
+
+    def _relabel(self, labels: Labels) -> Labels:
+        m = self.regex.fullmatch(labels.get(self.src, ""))
+        if m is None:
+            return labels
+        value = go_expand(self.replacement, m)
+        out = dict(labels)
+        out.pop(self.dst, None)
+        if value:
+            out[self.dst] = value
+        return out
 
     def children(self) -> tuple[Node, ...]:
         return (self.expr,)
 
-    def eval(self, ctx: Context) -> InstantVector:
-        vec = self.expr.eval(ctx)
-        assert isinstance(vec, list)
-        out: InstantVector = []
-        for s in vec:
-            m = self.regex.fullmatch(s.labels.get(self.src, ""))
-            if m is None:
-                out.append(s)
-                continue
-            value = go_expand(self.replacement, m)
-            labels = dict(s.labels)
-            labels.pop(self.dst, None)
-            if value:
-                labels[self.dst] = value
-            out.append(Sample(labels, s.value, s.key))
-        return check_unique(out)
+    def compute(self, ctx: Context) -> Vector:
+        vec = self.expr.vector(ctx)
+        return check_unique(Vector(self.relabel.many(vec.labels), vec.values))
 
 
 class LabelJoin(Node):
@@ -278,38 +284,43 @@ class LabelJoin(Node):
         self.dst = dst
         self.sep = sep
         self.srcs = srcs
+        self.one_name = False
+        self.relabel = LabelMap(self._relabel)
+
+    def _relabel(self, labels: Labels) -> Labels:
+        value = self.sep.join(labels.get(n, "") for n in self.srcs)
+        out = dict(labels)
+        out.pop(self.dst, None)
+        if value:
+            out[self.dst] = value
+        return out
 
     def children(self) -> tuple[Node, ...]:
         return (self.expr,)
 
-    def eval(self, ctx: Context) -> InstantVector:
-        vec = self.expr.eval(ctx)
-        assert isinstance(vec, list)
-        out: InstantVector = []
-        for s in vec:
-            value = self.sep.join(s.labels.get(n, "") for n in self.srcs)
-            labels = dict(s.labels)
-            labels.pop(self.dst, None)
-            if value:
-                labels[self.dst] = value
-            out.append(Sample(labels, s.value, s.key))
-        return check_unique(out)
+    def compute(self, ctx: Context) -> Vector:
+        vec = self.expr.vector(ctx)
+        return check_unique(Vector(self.relabel.many(vec.labels), vec.values))
 
 
 class SortCall(Node):
     def __init__(self, expr: Node, *, descending: bool) -> None:
         self.expr = expr
         self.descending = descending
+        self.one_name = expr.one_name
 
     def children(self) -> tuple[Node, ...]:
         return (self.expr,)
 
-    def eval(self, ctx: Context) -> InstantVector:
-        vec = self.expr.eval(ctx)
-        assert isinstance(vec, list)
-        nan = [s for s in vec if s.value != s.value]
-        rest = sorted((s for s in vec if s.value == s.value), key=lambda s: s.value, reverse=self.descending)
-        return rest + nan
+    def compute(self, ctx: Context) -> Vector:
+        vec = self.expr.vector(ctx)
+        values = vec.values
+        nan = [i for i, v in enumerate(values) if v != v]
+        rest = sorted(
+            (i for i, v in enumerate(values) if v == v), key=values.__getitem__, reverse=self.descending
+        )
+        order = rest + nan
+        return Vector([vec.labels[i] for i in order], [values[i] for i in order])
 
 
 class ScalarCall(Node):
@@ -321,10 +332,9 @@ class ScalarCall(Node):
     def children(self) -> tuple[Node, ...]:
         return (self.expr,)
 
-    def eval(self, ctx: Context) -> float:
-        vec = self.expr.eval(ctx)
-        assert isinstance(vec, list)
-        return vec[0].value if len(vec) == 1 else math.nan
+    def compute(self, ctx: Context) -> float:
+        vec = self.expr.vector(ctx)
+        return vec.values[0] if len(vec) == 1 else math.nan
 
 
 class VectorCall(Node):
@@ -334,16 +344,14 @@ class VectorCall(Node):
     def children(self) -> tuple[Node, ...]:
         return (self.expr,)
 
-    def eval(self, ctx: Context) -> InstantVector:
-        v = self.expr.eval(ctx)
-        assert isinstance(v, float)
-        return [Sample({}, v, ())]
+    def compute(self, ctx: Context) -> Vector:
+        return Vector([{}], [self.expr.scalar(ctx)])
 
 
 class TimeCall(Node):
     kind = "scalar"
 
-    def eval(self, ctx: Context) -> float:
+    def compute(self, ctx: Context) -> float:
         return ms(ctx.t) / 1000
 
 
@@ -368,20 +376,18 @@ class DateCall(Node):
         self.name = name
         self.fn = DATE_FUNCTIONS[name]
         self.expr = expr
+        self.drop = name_dropper()
 
     def children(self) -> tuple[Node, ...]:
         return (self.expr,) if self.expr is not None else ()
 
-    def eval(self, ctx: Context) -> InstantVector:
+    def compute(self, ctx: Context) -> Vector:
         if self.expr is None:
-            return [Sample({}, self.fn(_utc(ms(ctx.t) / 1000)), ())]
-        vec = self.expr.eval(ctx)
-        assert isinstance(vec, list)
-        out = []
-        for s in vec:
-            v = s.value
+            return Vector([{}], [self.fn(_utc(ms(ctx.t) / 1000))])
+        vec = self.expr.vector(ctx)
+        values = []
+        for v in vec.values:
             if not math.isfinite(v) or abs(v) > 2.0**53:
                 raise EvaluationError(f"{self.name}(): time {v} out of range")
-            out.append(Sample(drop_name(s.labels), self.fn(_utc(v)), s.key))
-        return renamed(vec, out)
-
+            values.append(self.fn(_utc(v)))
+        return renamed(self.expr, vec, Vector(self.drop.many(vec.labels), values))

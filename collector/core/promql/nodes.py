@@ -1,34 +1,120 @@
-"""The evaluation tree: one node per PromQL construct, each evaluated at one instant."""
+"""The evaluation tree: one node per PromQL construct, each evaluated at one instant.
+
+Instant vectors travel between nodes as columns (a list of label dicts, a list of values), so
+that arithmetic and filters run as C-level ``map``/``compress`` loops rather than per-sample
+Python code. Label dicts are shared and never changed once built: a node that derives new
+labels memoizes them per input dict (``LabelMap``), so the same series gets the same derived
+dict on every evaluation and the next node's memo hits too.
+"""
 
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from typing import Any
 
-from collector.core.promql.model import EvaluationError, InstantVector, Sample, label_key
+from collector.core.promql.model import EvaluationError, label_key
 from collector.core.promql.selectors import SeriesSelector, instant_samples, range_samples
 from collector.core.window import RecentWindow, Series
 
-Value = InstantVector | float | str
+Labels = dict[str, str]
 
 
-@dataclass(frozen=True)
+class Vector:
+    """An instant vector in columns; ``ts`` holds sample times for a selector's own samples."""
+
+    __slots__ = ("labels", "ts", "values")
+
+    def __init__(self, labels: list[Labels], values: list[float], ts: list[float] | None = None) -> None:
+        self.labels = labels
+        self.values = values
+        self.ts = ts
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def __bool__(self) -> bool:
+        return bool(self.values)
+
+
+EMPTY = Vector([], [])
+Value = Vector | float | str
+
+
 class Context:
-    """One evaluation: the window, the instant ``t`` (seconds) and the lookback for instant selectors."""
+    """One evaluation: the window, the instant ``t`` (seconds), the lookback, and a memo of results.
 
-    window: RecentWindow
-    t: float
-    lookback: float
+    The memo holds each subexpression's value by its canonical text, so an expression that
+    repeats a subexpression (or several rules sharing one cache) computes it once.
+    """
+
+    __slots__ = ("lookback", "memo", "t", "window")
+
+    def __init__(self, window: RecentWindow, t: float, lookback: float, memo: dict[str, Value]) -> None:
+        self.window = window
+        self.t = t
+        self.lookback = lookback
+        self.memo = memo
+
+
+class LabelMap:
+    """A label transformation memoized by the identity of its input dict."""
+
+    __slots__ = ("fn", "memo")
+
+    def __init__(self, fn: Callable[[Labels], Any]) -> None:
+        self.fn = fn
+        self.memo: dict[int, tuple[Labels, Any]] = {}
+
+    def many(self, labels: list[Labels]) -> list[Any]:
+        memo = self.memo
+        if len(memo) > 4 * len(labels) + 50_000:
+            memo.clear()  # series come and go: forget what no longer turns up
+        fn = self.fn
+        out = []
+        append = out.append
+        for lb in labels:
+            hit = memo.get(id(lb))
+            if hit is None or hit[0] is not lb:
+                hit = (lb, fn(lb))
+                memo[id(lb)] = hit
+            append(hit[1])
+        return out
 
 
 class Node:
-    """An expression node; ``kind`` is "vector", "scalar", "string" or "matrix"."""
+    """An expression node; ``kind`` is "vector", "scalar", "string" or "matrix".
+
+    ``one_name`` promises that every sample of the node's vectors has the same ``__name__``
+    (or none), so dropping the name cannot merge two of them.
+    """
 
     kind = "vector"
+    one_name = True
+    text = ""  # canonical text; set by the compiler on nodes worth memoizing
 
     def eval(self, ctx: Context) -> Value:
+        text = self.text
+        if not text:
+            return self.compute(ctx)
+        hit = ctx.memo.get(text)
+        if hit is None:
+            hit = self.compute(ctx)
+            ctx.memo[text] = hit
+        return hit
+
+    def compute(self, ctx: Context) -> Value:
         raise NotImplementedError
+
+    def vector(self, ctx: Context) -> Vector:
+        v = self.eval(ctx)
+        assert isinstance(v, Vector)
+        return v
+
+    def scalar(self, ctx: Context) -> float:
+        v = self.eval(ctx)
+        assert isinstance(v, float)
+        return v
 
     def children(self) -> tuple[Node, ...]:
         return ()
@@ -50,7 +136,7 @@ class Number(Node):
     def __init__(self, value: float) -> None:
         self.value = value
 
-    def eval(self, ctx: Context) -> float:
+    def compute(self, ctx: Context) -> float:
         return self.value
 
 
@@ -60,7 +146,7 @@ class String(Node):
     def __init__(self, value: str) -> None:
         self.value = value
 
-    def eval(self, ctx: Context) -> str:
+    def compute(self, ctx: Context) -> str:
         return self.value
 
 
@@ -68,9 +154,12 @@ class VectorSelector(Node):
     def __init__(self, selector: SeriesSelector, offset: float) -> None:
         self.selector = selector
         self.offset = offset
+        self.one_name = selector.name is not None
 
-    def eval(self, ctx: Context) -> InstantVector:
-        return instant_samples(self.selector.select(ctx.window), ctx.t - self.offset, ctx.lookback)
+    def compute(self, ctx: Context) -> Vector:
+        series = self.selector.select(ctx.window)
+        labels, values, ts = instant_samples(series, ctx.t - self.offset, ctx.lookback)
+        return Vector(labels, values, ts)
 
     def reach(self, lookback: float) -> float:
         return self.offset + lookback
@@ -86,9 +175,13 @@ class MatrixSelector(Node):
         self.selector = selector
         self.range = range_s
         self.offset = offset
+        self.one_name = selector.name is not None
 
-    def eval(self, ctx: Context) -> Value:
+    def compute(self, ctx: Context) -> Value:
         raise EvaluationError("a range vector cannot be the result of an expression")
+
+    def series(self, ctx: Context) -> list[Series]:
+        return self.selector.select(ctx.window)
 
     def series_ranges(self, ctx: Context) -> Iterator[tuple[Series, array, array]]:
         """Each matching series with its non-stale samples in the range (possibly none)."""
@@ -105,7 +198,7 @@ class MatrixSelector(Node):
         return {self.selector.name} if self.selector.name else set()
 
 
-def drop_name(labels: dict[str, str]) -> dict[str, str]:
+def _drop_name(labels: Labels) -> Labels:
     if "__name__" not in labels:
         return labels
     out = dict(labels)
@@ -113,51 +206,51 @@ def drop_name(labels: dict[str, str]) -> dict[str, str]:
     return out
 
 
-def one_name(vec: InstantVector) -> bool:
-    """Whether all samples carry one ``__name__`` (or none): dropping it then keeps label sets unique."""
-    return len({s.labels.get("__name__") for s in vec}) <= 1
+def name_dropper() -> LabelMap:
+    return LabelMap(_drop_name)
 
 
-def check_unique(vec: InstantVector) -> InstantVector:
+def check_unique(vec: Vector) -> Vector:
     """Refuse a vector that holds one label set twice, as Prometheus does."""
-    seen: set[tuple[tuple[str, str], ...]] = set()
-    for s in vec:
-        k = label_key(s.labels)
-        if k in seen:
-            raise EvaluationError("vector cannot contain metrics with the same labelset")
-        seen.add(k)
+    if len({label_key(lb) for lb in vec.labels}) != len(vec.labels):
+        raise EvaluationError("vector cannot contain metrics with the same labelset")
     return vec
 
 
-def renamed(before: InstantVector, after: InstantVector) -> InstantVector:
+def renamed(node: Node, before: Vector, after: Vector) -> Vector:
     """``after`` is ``before`` with ``__name__`` dropped: check it only if that could merge two series."""
-    return after if one_name(before) else check_unique(after)
+    if node.one_name or len({lb.get("__name__") for lb in before.labels}) <= 1:
+        return after
+    return check_unique(after)
 
 
 class Negate(Node):
     def __init__(self, expr: Node) -> None:
         self.expr = expr
         self.kind = expr.kind
+        self.one_name = expr.one_name
+        self.drop = name_dropper()
 
     def children(self) -> tuple[Node, ...]:
         return (self.expr,)
 
-    def eval(self, ctx: Context) -> Value:
+    def compute(self, ctx: Context) -> Value:
         v = self.expr.eval(ctx)
         if isinstance(v, float):
             return -v
-        assert isinstance(v, list)
-        out = [Sample(drop_name(s.labels), -s.value, s.key) for s in v]
-        return renamed(v, out)
+        assert isinstance(v, Vector)
+        out = Vector(self.drop.many(v.labels), [-x for x in v.values])
+        return renamed(self.expr, v, out)
 
 
 class Paren(Node):
     def __init__(self, expr: Node) -> None:
         self.expr = expr
         self.kind = expr.kind
+        self.one_name = expr.one_name
 
     def children(self) -> tuple[Node, ...]:
         return (self.expr,)
 
-    def eval(self, ctx: Context) -> Value:
+    def compute(self, ctx: Context) -> Value:
         return self.expr.eval(ctx)

@@ -15,7 +15,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from collector.core.promql.model import PromQLError, Sample, UnsupportedExpression
+from collector.core.promql.model import PromQLError, UnsupportedExpression
 from collector.core.window import RecentWindow, Series
 
 # RE2's POSIX classes mean something else (or nothing) to Python's re; translate the common ones.
@@ -115,10 +115,16 @@ class SeriesSelector:
         return out
 
 
-def instant_samples(series: Iterable[Series], t: float, lookback: float) -> list[Sample]:
-    """Each series' newest sample in ``[t - lookback, t]``, unless that sample is a stale marker."""
-    out: list[Sample] = []
-    append = out.append
+def instant_samples(
+    series: Iterable[Series], t: float, lookback: float
+) -> tuple[list[dict[str, str]], list[float], list[float]]:
+    """Each series' newest sample in ``[t - lookback, t]``, unless that sample is a stale marker.
+
+    Returns the columns: label dicts (the series' own, shared), values and sample times.
+    """
+    labels: list[dict[str, str]] = []
+    values: list[float] = []
+    times: list[float] = []
     start = t - lookback
     for s in series:
         ts = s.ts
@@ -138,8 +144,10 @@ def instant_samples(series: Iterable[Series], t: float, lookback: float) -> list
         v = s.vs[i]
         if v != v:
             continue
-        append(Sample(s.labels, v, s.key, last))
-    return out
+        labels.append(s.labels)
+        values.append(v)
+        times.append(last)
+    return labels, values, times
 
 
 _isnan = math.isnan
