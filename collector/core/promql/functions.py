@@ -22,6 +22,7 @@ from collector.core.promql.nodes import (
     renamed,
 )
 from collector.core.promql.rangefuncs import RANGE_FUNCTIONS, RangeArgs, ms
+from collector.core.promql.regression import long_range_fit
 from collector.core.promql.selectors import range_samples
 
 LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
@@ -57,7 +58,16 @@ class RangeCall(Node):
         fn = self.fn
         labels: list[Labels] = []
         values: list[float] = []
+        fitted = self.name in ("deriv", "predict_linear")
         for s in m.series(ctx):
+            if fitted:
+                fit = long_range_fit(ctx.window, s, start, end, m.range, m.offset)
+                if fit is not None:
+                    line = fit.fit(ctx.t)
+                    if line is not None:
+                        labels.append(s.labels)
+                        values.append(line[0] if self.name == "deriv" else line[0] * args.params[0] + line[1])
+                    continue
             ts, vs = range_samples(s, start, end)
             if not vs:
                 continue

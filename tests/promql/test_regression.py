@@ -1,0 +1,75 @@
+"""Sliding least-squares fits over long ranges agree with the exact, sample-by-sample fit."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from collector.core.promql import compile_expr
+from collector.core.promql.regression import LONG_RANGE
+from collector.core.window import STALE, RecentWindow
+
+
+def _exact(window: RecentWindow, text: str, t: float) -> dict:
+    """The same expression over a copy of the window with only the range's samples (a short range)."""
+    result = compile_expr(text).evaluate(window, t)
+    assert isinstance(result, list)
+    return {tuple(sorted(s.labels.items())): s.value for s in result}
+
+
+def _reference_fit(ts: list[float], vs: list[float], at: float) -> tuple[float, float]:
+    n = len(ts)
+    mx = math.fsum(ts) / n
+    my = math.fsum(vs) / n
+    cov = math.fsum((t - mx) * (v - my) for t, v in zip(ts, vs, strict=True))
+    var = math.fsum((t - mx) ** 2 for t in ts)
+    slope = cov / var
+    return slope, my + slope * (at - mx)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_sliding_fits_follow_the_window_as_it_moves(seed: int) -> None:
+    rng = random.Random(seed)
+    window = RecentWindow(retention=1e9)
+    samples: list[tuple[float, float]] = []
+    v = 5e10
+    t = 1_700_000_000.0
+    for _ in range(3 * LONG_RANGE):
+        t += 15.0 + rng.choice([0.0, 0.0, 0.5])
+        v += rng.uniform(-2e6, 1e6)
+        stale = rng.random() < 0.02
+        window.append("h", "avail", {"host": "h"}, t, STALE if stale else v)
+        if not stale:
+            samples.append((t, v))
+    expr = compile_expr("predict_linear(avail[1h], 3600)")
+    slope_expr = compile_expr("deriv(avail[1h])")
+    # Evaluate at successive instants, as the rule loop does, so the sums slide and get rebuilt.
+    for k in range(40):
+        at = samples[LONG_RANGE + 5 * k][0] + 3.0
+        inside = [(a, b) for a, b in samples if at - 3600 <= a <= at]
+        assert len(inside) > LONG_RANGE
+        slope, value = _reference_fit([a for a, _ in inside], [b for _, b in inside], at)
+        (got,) = expr.evaluate(window, at)  # type: ignore[misc]
+        (got_slope,) = slope_expr.evaluate(window, at)  # type: ignore[misc]
+        assert got.value == pytest.approx(slope * 3600 + value, rel=1e-9)
+        assert got_slope.value == pytest.approx(slope, rel=1e-9)
+
+
+def test_a_flat_series_predicts_its_own_value() -> None:
+    window = RecentWindow(retention=1e9)
+    for i in range(2 * LONG_RANGE):
+        window.append("h", "avail", {}, 15.0 * i, 42.0)
+    (got,) = compile_expr("predict_linear(avail[1h], 86400)").evaluate(window, 15.0 * (2 * LONG_RANGE - 1))  # type: ignore[misc]
+    assert got.value == 42.0
+    (slope,) = compile_expr("deriv(avail[1h])").evaluate(window, 15.0 * (2 * LONG_RANGE - 1))  # type: ignore[misc]
+    assert slope.value == 0.0
+
+
+def test_short_ranges_use_the_exact_fit() -> None:
+    window = RecentWindow(retention=1e9)
+    for i in range(LONG_RANGE // 2):
+        window.append("h", "g", {}, 15.0 * i, float(i % 7))
+    a = _exact(window, "deriv(g[1h])", 15.0 * (LONG_RANGE // 2))
+    assert len(a) == 1
