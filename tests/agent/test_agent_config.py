@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from agent.config import AgentConfig, load_config, parse_config
 from agent.errors import ConfigError
@@ -108,3 +110,21 @@ def test_check_config_accepts_a_good_file(tmp_path: Path) -> None:
 def test_the_example_config_in_deploy_is_valid() -> None:
     cfg = load_config(ROOT / "deploy" / "agent.yaml")
     assert cfg.checks
+
+
+@given(st.floats(0.05, 86400, allow_nan=False), st.sampled_from([("ms", 0.001), ("s", 1.0), ("m", 60.0),
+                                                                  ("h", 3600.0)]))
+def test_durations_with_units(value: float, unit: tuple[str, float]) -> None:
+    text = f"{value:.3f}{unit[0]}"
+    seconds = float(f"{value:.3f}") * unit[1]
+    if 0.05 <= seconds <= 86400:
+        assert parse_config({"interval": text}).interval == pytest.approx(seconds)
+    else:
+        with pytest.raises(ConfigError):
+            parse_config({"interval": text})
+
+
+@given(st.integers(1, 10**6), st.sampled_from([("", 1), ("B", 1), ("KB", 1000), ("KiB", 1024), ("MB", 10**6),
+                                                ("MiB", 2**20), ("GB", 10**9)]))
+def test_sizes_with_units(n: int, unit: tuple[str, int]) -> None:
+    assert parse_config({"spool": {"max_bytes": f"{n}{unit[0]}"}}).spool.max_bytes == n * unit[1]

@@ -172,8 +172,8 @@ def test_enroll_stores_the_host_token_privately(tmp_path: Path) -> None:
 
 
 def test_once_prints_a_wire_format_report(tmp_path: Path) -> None:
-    config = _write_config(tmp_path, free_port(), checks=[{"name": "self", "kind": "process",
-                                                            "name_pattern": "python"}])
+    config = _write_config(tmp_path, free_port(), interval="30s",
+                           checks=[{"name": "self", "kind": "process", "name_pattern": "python"}])
     out = subprocess.run(_agent("once", "--config", str(config)), cwd=ROOT, capture_output=True, text=True,
                          timeout=60)
     assert out.returncode == 0, out.stderr

@@ -108,6 +108,12 @@ def test_filesystem_sizes_agree_exactly(both: tuple[Series, Series], name: str) 
     assert ours[name] == theirs[name]
 
 
+@pytest.mark.parametrize("name", ["node_filesystem_readonly", "node_filesystem_device_error"])
+def test_filesystem_flags_agree(both: tuple[Series, Series], name: str) -> None:
+    theirs, ours = both
+    assert ours[name] == theirs[name]
+
+
 @pytest.mark.parametrize("name", ["node_filesystem_avail_bytes", "node_filesystem_free_bytes",
                                   "node_filesystem_files_free"])
 def test_filesystem_free_space_agrees(both: tuple[Series, Series], name: str) -> None:

@@ -247,3 +247,25 @@ def test_plaintext_needs_an_explicit_yes() -> None:
         CollectorEndpoint("http://127.0.0.1:1", CollectorConfig())
     assert info.value.key == "collector.url"
     CollectorEndpoint("http://127.0.0.1:1", CollectorConfig(allow_plaintext=True)).close()
+
+
+def test_spool_overflow_while_down_drops_the_oldest_and_counts_them_exactly(tmp_path: Path) -> None:
+    port = free_port()
+    clock = Clock()
+    one = len(encode_report(build_report(agent_id=AGENT, seq=10, ts=1.7e9 + 10, interval=15.0, facts={},
+                                         samples=[], checks=[]))) + 28
+    spool = Spool(tmp_path / "spool", max_bytes=one * 10, max_age=10**9)
+    sh = _shipper(tmp_path, f"http://127.0.0.1:{port}", clock, spool)
+    for s in range(10, 40):  # two-digit seqs: every record the same size
+        _add(sh, range(s, s + 1))
+        clock.now += 15
+        sh.step()
+    assert spool.dropped_total == 20
+    double = CollectorDouble(port=port).start()
+    try:
+        clock.now += BACKOFF_CAP
+        _drain(sh, clock)
+        assert double.seqs() == list(range(30, 40))  # the newest ten, each once, in order
+    finally:
+        double.stop()
+        spool.close()
