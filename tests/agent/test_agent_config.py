@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent.config import AgentConfig, load_config, parse_config
@@ -112,6 +112,7 @@ def test_the_example_config_in_deploy_is_valid() -> None:
     assert cfg.checks
 
 
+@settings(deadline=None)  # a loaded CI machine must not turn slowness into failure
 @given(st.floats(0.05, 86400, allow_nan=False), st.sampled_from([("ms", 0.001), ("s", 1.0), ("m", 60.0),
                                                                   ("h", 3600.0)]))
 def test_durations_with_units(value: float, unit: tuple[str, float]) -> None:
@@ -124,6 +125,7 @@ def test_durations_with_units(value: float, unit: tuple[str, float]) -> None:
             parse_config({"interval": text})
 
 
+@settings(deadline=None)  # a loaded CI machine must not turn slowness into failure
 @given(st.integers(1, 10**6), st.sampled_from([("", 1), ("B", 1), ("KB", 1000), ("KiB", 1024), ("MB", 10**6),
                                                 ("MiB", 2**20), ("GB", 10**9)]))
 def test_sizes_with_units(n: int, unit: tuple[str, int]) -> None:
