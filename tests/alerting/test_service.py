@@ -1,0 +1,206 @@
+"""The alerts service on a real store: evaluation, persistence across restarts, hand-over, reloads."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+
+from collector.core.alerting.model import AlertChange, AlertState
+from collector.errors import RuleError
+from collector.ports import FixedClock
+from collector.services import AppContext
+from collector.store import alerts as store
+
+
+def report(ctx: AppContext, host: str, when: datetime, load: float, customer: str = "acme") -> None:
+    ctx.window.append_report(host, {"host": host, "customer": customer}, when.timestamp(),
+                             [("node_load1", {}, load)])
+
+
+class RecordingSink:
+    """The ticket area's seam (collector.ports.AlertSink), recording what it is handed."""
+
+    def __init__(self, fail: int = 0) -> None:
+        self.changes: list[AlertChange] = []
+        self.fail = fail
+
+    def alerts_changed(self, changes: Sequence[Any], now: datetime) -> None:
+        if self.fail:
+            self.fail -= 1
+            raise RuntimeError("ticket store unavailable")
+        self.changes.extend(changes)
+
+
+def step(ctx: AppContext, clock: FixedClock, seconds: float, **loads: float) -> list[AlertChange]:
+    now = clock.advance(seconds)
+    for host, load in loads.items():
+        report(ctx, host, now, load)
+    return ctx.area("alerts").evaluate(now)
+
+
+def test_an_alert_goes_pending_then_fires_once_and_resolves_once(
+    make_ctx: Callable[[], AppContext], clock: FixedClock
+) -> None:
+    ctx = make_ctx()
+    svc = ctx.area("alerts")
+    svc.startup()
+    sink = RecordingSink()
+    ctx.areas["tickets"] = sink
+    assert step(ctx, clock, 0, web1=5.0, web2=0.5) == []
+    [pending] = svc.active()
+    assert (pending.state, pending.labels["host"]) == (AlertState.PENDING, "web1")
+    [fired] = step(ctx, clock, 60, web1=6.0, web2=0.5)
+    assert (fired.state, fired.host, fired.customer, fired.playbook) == ("firing", "web1", "acme", "cpu-hogs")
+    assert fired.annotations["summary"] == "web1 load 6"
+    assert fired.active_at == clock.now() - timedelta(seconds=60)
+    assert step(ctx, clock, 60, web1=7.0) == []  # still firing: not handed over again
+    [resolved] = step(ctx, clock, 60, web1=1.0)
+    assert resolved.state == "resolved"
+    assert resolved.resolved_at == clock.now()
+    assert [c.state for c in sink.changes] == ["firing", "resolved"]
+    assert svc.active() == []
+
+
+def test_changes_are_recorded_until_a_ticket_area_exists_then_delivered_once(
+    make_ctx: Callable[[], AppContext], clock: FixedClock
+) -> None:
+    ctx = make_ctx()
+    ctx.area("alerts").startup()
+    step(ctx, clock, 0, web1=5.0)
+    step(ctx, clock, 60, web1=5.0)
+    with ctx.engine.connect() as conn:
+        assert [c.state for _, c in store.undelivered(conn)] == ["firing"]
+    failing = RecordingSink(fail=1)
+    ctx.areas["tickets"] = failing
+    step(ctx, clock, 15, web1=5.0)  # the hand-over fails: kept for the next evaluation
+    assert failing.changes == []
+    step(ctx, clock, 15, web1=5.0)
+    assert [c.alertname for c in failing.changes] == ["LoadHigh"]
+    step(ctx, clock, 15, web1=5.0)
+    assert len(failing.changes) == 1
+    with ctx.engine.connect() as conn:
+        assert store.undelivered(conn) == []
+
+
+def test_a_restart_keeps_the_pending_timer(make_ctx: Callable[[], AppContext], clock: FixedClock) -> None:
+    first = make_ctx()
+    first.area("alerts").startup()
+    step(first, clock, 0, web1=5.0)
+    began = clock.now()
+    step(first, clock, 30, web1=5.0)
+    first.close()
+
+    second = make_ctx()  # a restarted collector: same store, empty memory
+    svc = second.area("alerts")
+    svc.startup()
+    [restored] = svc.evaluator.alerts()
+    assert restored.state is AlertState.PENDING
+    assert restored.active_at == began.timestamp()
+    report(second, "web1", clock.now(), 5.0)
+    [fired] = step(second, clock, 30, web1=5.0)  # 60 s after it became active, not 60 s after restart
+    assert fired.state == "firing"
+    assert fired.active_at == began
+
+
+def test_a_restart_does_not_fire_a_firing_alert_again(
+    make_ctx: Callable[[], AppContext], clock: FixedClock
+) -> None:
+    first = make_ctx()
+    first.area("alerts").startup()
+    step(first, clock, 0, web1=5.0)
+    step(first, clock, 60, web1=5.0)
+    first.close()
+    second = make_ctx()
+    second.area("alerts").startup()
+    assert step(second, clock, 15, web1=5.0) == []
+    assert [a.state for a in second.area("alerts").active()] == [AlertState.FIRING]
+
+
+def test_a_bad_reload_keeps_the_rules_in_force(
+    make_ctx: Callable[[], AppContext], clock: FixedClock, alerting_config: Any
+) -> None:
+    ctx = make_ctx()
+    svc = ctx.area("alerts")
+    svc.startup()
+    rules_file = Path(alerting_config.alerting.rule_paths[0])
+    good = rules_file.read_text()
+    rules_file.write_text(good.replace("node_load1 > 2", "quantile(0.9, node_load1) > 2"))
+    with pytest.raises(RuleError) as err:
+        svc.reload()
+    assert err.value.file == str(rules_file)
+    assert "load/LoadHigh" in str(err.value)
+    assert "quantile" in str(err.value)
+    assert svc.last_reload_error == str(err.value)
+    assert [r.expr_text for r in svc.evaluator.rules.rules()] == ["node_load1 > 2"]
+    step(ctx, clock, 0, web1=5.0)
+    assert [a.alertname for a in svc.active()] == ["LoadHigh"]
+
+    # A rule that goes away resolves its firing alerts.
+    step(ctx, clock, 60, web1=5.0)
+    sink = RecordingSink()
+    ctx.areas["tickets"] = sink
+    rules_file.write_text("groups: []\n")
+    assert svc.reload().rules == 0
+    assert [c.state for c in sink.changes] == ["firing", "resolved"]  # recorded, then delivered
+    assert svc.active() == []
+
+
+def test_the_window_reaches_back_as_far_as_the_longest_rule(
+    make_ctx: Callable[[], AppContext], alerting_config: Any
+) -> None:
+    ctx = make_ctx()
+    ctx.window.retention = 600.0
+    rules_file = Path(alerting_config.alerting.rule_paths[0])
+    rules_file.write_text(
+        "groups:\n- name: g\n  rules:\n  - alert: Trend\n    expr: predict_linear(node_load1[8h], 3600) > 1\n"
+    )
+    ctx.area("alerts").reload()
+    assert ctx.window.retention >= 8 * 3600
+
+
+def test_alerts_and_evaluation_figures_are_exposed(
+    make_ctx: Callable[[], AppContext], clock: FixedClock
+) -> None:
+    ctx = make_ctx()
+    ctx.area("alerts").startup()
+    step(ctx, clock, 0, web1=5.0)
+    registry = CollectorRegistry()
+    for c in ctx.metrics:
+        registry.register(c)
+    text = generate_latest(registry).decode()
+    labels = 'alertname="LoadHigh",customer="acme",host="web1",severity="major"'
+    pending = 'alertname="LoadHigh",alertstate="pending",customer="acme",host="web1",severity="major"'
+    assert f"ALERTS{{{pending}}} 1.0" in text
+    line = next(x for x in text.splitlines() if x.startswith("ALERTS_FOR_STATE{"))
+    assert line.startswith(f"ALERTS_FOR_STATE{{{labels}}} ")
+    assert float(line.rsplit(" ", 1)[1]) == int(clock.now().timestamp())
+    assert "upkeep_rule_evaluation_duration_seconds_count 1.0" in text
+
+
+def test_a_failing_rule_is_counted_and_the_others_still_run(
+    make_ctx: Callable[[], AppContext], clock: FixedClock, alerting_config: Any
+) -> None:
+    ctx = make_ctx()
+    rules_file = Path(alerting_config.alerting.rule_paths[0])
+    rules_file.write_text(
+        "groups:\n- name: g\n  rules:\n"
+        "  - alert: Clash\n    expr: node_load1 > 0\n    labels:\n      host: same\n"
+        "  - alert: High\n    expr: node_load1 > 2\n"
+    )
+    svc = ctx.area("alerts")
+    svc.startup()
+    step(ctx, clock, 0, web1=5.0, web2=5.0)
+    assert [a.alertname for a in svc.active()] == ["High", "High"]
+    clash = svc.evaluator.rules.groups[0].rules[0]
+    assert "same labelset" in (svc.evaluator.health[clash.key].last_error or "")
+    registry = CollectorRegistry()
+    for c in ctx.metrics:
+        registry.register(c)
+    assert 'upkeep_rule_evaluation_failures_total{rule="Clash"} 1.0' in generate_latest(registry).decode()
+    assert not math.isnan(svc.active()[0].value)
