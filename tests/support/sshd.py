@@ -85,6 +85,10 @@ class SshLab:
         self.servers: list[SshServer] = []
         self.user = os.environ.get("USER") or "root"
         self._shared_host_key: tuple[Path, paramiko.PKey] | None = None
+        # bash sources ~/.bashrc for commands sent over ssh; the machine's own dotfiles (pyenv
+        # init, say) must not slow down or change what the tests measure, so HOME is a clean one.
+        self.home = root / "home"
+        self.home.mkdir(exist_ok=True)
 
     def start(self, *, host_key: tuple[Path, paramiko.PKey] | None = None, port: int | None = None,
               extra: str = "") -> SshServer:
@@ -103,7 +107,8 @@ class SshLab:
             f"AuthorizedKeysFile {self.authorized_keys}\nPidFile {folder / 'sshd.pid'}\n"
             "StrictModes no\nPermitRootLogin prohibit-password\nUsePAM no\nLogLevel VERBOSE\n"
             "PasswordAuthentication no\nKbdInteractiveAuthentication no\nAllowTcpForwarding yes\n"
-            f"MaxStartups 200\nMaxSessions 50\nSubsystem sftp {SFTP_SERVER}\n{extra}",
+            f"MaxStartups 200\nMaxSessions 50\nSubsystem sftp {SFTP_SERVER}\n"
+            f"SetEnv HOME={self.home}\n{extra}",
             encoding="utf-8",
         )
         with open(folder / "stderr", "wb") as stderr:
