@@ -46,6 +46,7 @@ _NOT_RUN = {
     "unreachable": "it could not be reached",
     "timeout": "it timed out",
     "error": "the run failed",
+    "not-allowed": "remote diagnosis is not allowed on it",
 }
 
 
@@ -146,9 +147,11 @@ class InspectionService:
                                           run_ids=[], error=f"{type(exc).__name__}: {exc}")
             raise
 
-    def _playbooks(self, hosts: list[Host], ident: int) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    def _playbooks(self, hosts: list[Host], ident: int,
+                   trigger: str) -> tuple[dict[str, dict[str, Any]], list[str]]:
         """Per host: {"reason": why not inspected or "", "steps": [...], "findings": [...]}; run ids."""
-        out: dict[str, dict[str, Any]] = {h.name: {"reason": "", "steps": [], "findings": []} for h in hosts}
+        out: dict[str, dict[str, Any]] = {
+            h.name: {"reason": "", "steps": [], "findings": [], "observations": []} for h in hosts}
         run_ids: list[str] = []
         if not hosts:
             return out, run_ids
@@ -160,7 +163,9 @@ class InspectionService:
             return out, run_ids
         for name in self.settings.playbooks:
             try:
-                run = runner(name, [h.name for h in hosts], {}, trigger="inspection")
+                run = runner(name, [h.name for h in hosts], {},
+                             trigger="schedule" if trigger == "schedule" else "manual",
+                             requested_by=f"inspection {ident}")
             except Exception as exc:  # a playbook that cannot start leaves every host uninspected
                 log.warning("inspection %s: playbook %s did not start: %s", ident, name, exc)
                 for h in hosts:
@@ -178,7 +183,7 @@ class InspectionService:
 
     def _inspect(self, ident: int, cust: CustomerConfig, hosts: list[Host], start: datetime, end: datetime,
                  label: str, trigger: str, now: datetime) -> dict[str, Any]:
-        remote, run_ids = self._playbooks(hosts, ident)
+        remote, run_ids = self._playbooks(hosts, ident, trigger)
         facts = {}
         with self.engine.connect() as conn:
             for h in hosts:
@@ -202,7 +207,9 @@ class InspectionService:
                 trend["days_until_full"] = round(days, 1) if days is not None else None
             reason = remote[h.name]["reason"]
             host_rows.append({"host": h.name, "inspected": not reason, "reason": reason,
-                              "steps": remote[h.name]["steps"], "trends": hf.trends, **hf.summary})
+                              "steps": remote[h.name]["steps"],
+                              "observations": remote[h.name]["observations"], "trends": hf.trends,
+                              **hf.summary})
         by_sev = counts_by_severity(_as_findings(findings))
         summary = {
             "hosts": len(hosts), "inspected": sum(1 for r in host_rows if r["inspected"]),
@@ -344,20 +351,40 @@ def _merge_host_run(out: dict[str, dict[str, Any]], playbook: str, r: Any) -> No
     outcome = getattr(r, "outcome", None) or r
     for s in getattr(outcome, "steps", ()) or ():
         out[name]["steps"].append({
-            "name": f"{playbook}: {getattr(s, 'step', getattr(s, 'name', '?'))}",
-            "status": str(getattr(s, "verdict", getattr(s, "status", ""))),
-            "summary": str(getattr(s, "reason", "") or ""),
+            "name": f"{playbook}: {_field(s, 'step', 'name')}",
+            "status": _field(s, "verdict", "status"),
+            "summary": _field(s, "reason"),
         })
     for f in getattr(outcome, "findings", ()) or ():
-        fname = str(getattr(f, "name", getattr(f, "key", "finding")))
-        values = getattr(f, "values", {}) or {}
-        suffix = ":".join(str(v) for k, v in sorted(values.items()) if k in ("mount", "service", "name"))
+        fname = _field(f, "name", "key") or "finding"
+        values = (f.get("values") if isinstance(f, dict) else getattr(f, "values", None)) or {}
+        # A finding repeated per object (a mount, a service) keeps the object in its key.
+        suffix = ":".join(str(v) for k, v in sorted(values.items())
+                          if k in _OBJECT_KEYS and not isinstance(v, list))
+        severity = _field(f, "severity") or "warning"
+        if severity in ("info", "ok"):
+            # Informational results (a filesystem's use, the load) describe the host; they are
+            # shown with it, not counted as findings.
+            out[name]["observations"].append(_field(f, "text", "title") or fname)
+            continue
         out[name]["findings"].append(PlaybookFinding(
             key=f"{playbook}:{fname}" + (f":{suffix}" if suffix else ""),
-            severity=str(getattr(f, "severity", "warning")),
-            title=str(getattr(f, "text", getattr(f, "title", fname))),
+            severity=severity,
+            title=_field(f, "text", "title") or fname,
             details=", ".join(f"{k}={v}" for k, v in sorted(values.items())),
         ))
+
+
+_OBJECT_KEYS = ("mount", "mountpoint", "service", "unit", "device")
+
+
+def _field(obj: Any, *names: str) -> str:
+    """The first of ``names`` the record has (records arrive as dataclasses or dicts)."""
+    for n in names:
+        value = obj.get(n) if isinstance(obj, dict) else getattr(obj, n, None)
+        if value not in (None, ""):
+            return str(value)
+    return ""
 
 
 def install(ctx: AppContext) -> None:

@@ -44,6 +44,7 @@ def inspection_model() -> dict[str, Any]:
              "availability": 0.9991, "reboots": 1, "alerts": 2, "tickets_opened": 1,
              "failing_checks": [{"name": "ntp", "status": 2, "output": "offset 3 s"}],
              "steps": [{"name": "uptime", "status": "ok", "summary": ""}],
+             "observations": ["/: 40 % used"],
              "trends": {"cpu": _trend([0.2, 0.4, 0.3]), "memory": _trend([0.5, 0.55, 0.6]),
                         "load": _trend([1.0, 2.0, 1.5]),
                         "filesystems": [{"mountpoint": "/var", "used": 0.9, "days_until_full": 5.0,
@@ -51,7 +52,8 @@ def inspection_model() -> dict[str, Any]:
             {"host": "fw1", "inspected": False, "reason": "connection refused", "os": "",
              "agent_version": None,
              "availability": None, "reboots": 0, "alerts": 0, "tickets_opened": 0, "failing_checks": [],
-             "steps": [], "trends": {"cpu": [], "memory": [], "load": [], "filesystems": []}},
+             "steps": [], "observations": [],
+             "trends": {"cpu": [], "memory": [], "load": [], "filesystems": []}},
         ],
     }
 
