@@ -11,7 +11,7 @@ from collector.cli.context import add_config_options, open_context
 from collector.errors import NotFound
 
 # Optional modules that add `upkeep hosts ...` subcommands with ``register(hosts_subparsers)``.
-HOSTS_EXTENSIONS = ("collector.cli.hosts_trust",)
+HOSTS_EXTENSIONS = ("collector.cli.hosts_trust", "collector.cli.hosts_record")
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
