@@ -223,7 +223,7 @@ class Spool:
             batch = self._entries[self._head:self._head + max_reports]
         out: list[tuple[Entry, bytes]] = []
         total = 0
-        handles: dict[int, object] = {}
+        handles: dict[int, BinaryIO] = {}
         try:
             for e in batch:
                 if out and total + e.size > max_bytes:
@@ -231,15 +231,15 @@ class Spool:
                 f = handles.get(e.segment)
                 if f is None:
                     f = handles[e.segment] = open(self.root / _seg_name(e.segment), "rb")  # noqa: SIM115
-                f.seek(e.offset + _HEAD.size)  # type: ignore[attr-defined]
-                out.append((e, f.read(e.size - _HEAD.size)))  # type: ignore[attr-defined]
+                f.seek(e.offset + _HEAD.size)
+                out.append((e, f.read(e.size - _HEAD.size)))
                 total += e.size
         except FileNotFoundError:
             # Dropped (and its segment deleted) between the snapshot and the read: send what we have.
             pass
         finally:
             for f in handles.values():
-                f.close()  # type: ignore[attr-defined]
+                f.close()
         return out
 
     def ack_through(self, entry: Entry) -> int:
