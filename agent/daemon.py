@@ -43,6 +43,9 @@ class Agent:
             self.shipper = Shipper(self.spool, endpoint, lambda: self.state.token, rejected,
                                    batch_max_reports=cfg.collector.batch_max_reports,
                                    batch_max_bytes=cfg.collector.batch_max_bytes)
+            if self.state.token is None:
+                raise ConfigError("collector", f"this host is not enrolled (no token in {cfg.state_dir}): "
+                                               "run `upkeep-agent enroll URL TOKEN` first")
         elif cfg.metrics_listen is None:
             raise ConfigError("collector.url", "not set, the agent is not enrolled and /metrics is off: "
                                                "there is nowhere for reports to go")

@@ -187,7 +187,7 @@ def test_once_prints_a_wire_format_report(tmp_path: Path) -> None:
             "upkeep_agent_checks_run_total"} <= names
 
 
-def test_prometheus_client_and_requests_stay_unloaded_without_metrics(tmp_path: Path) -> None:
+def test_prometheus_client_and_requests_stay_unloaded_without_metrics(tmp_path: Path, enrolled: Path) -> None:
     """The lean path: with /metrics off the agent never imports prometheus_client (about 12 MB)."""
     config = _write_config(tmp_path, free_port())
     probe = (
@@ -203,3 +203,12 @@ def test_prometheus_client_and_requests_stay_unloaded_without_metrics(tmp_path: 
     out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_run_without_enrollment_says_so_and_exits_2(tmp_path: Path) -> None:
+    config = _write_config(tmp_path, free_port())
+    out = subprocess.run(_agent("run", "--config", str(config)), cwd=ROOT, capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 2
+    assert "not enrolled" in out.stderr
+    assert out.stderr.count("\n") == 1
