@@ -89,7 +89,7 @@ def test_units_and_every_check_kind(tmp_path: Path) -> None:
 def test_the_command_says_one_line_and_exits_2(tmp_path: Path, text: str, words: str) -> None:
     f = tmp_path / "agent.yaml"
     f.write_text(text)
-    for cmd in ("check-config", "once", "run"):
+    for cmd in ("check-config", "run"):
         out = subprocess.run([sys.executable, "-m", "agent.cli", cmd, "--config", str(f)], cwd=ROOT,
                              capture_output=True, text=True, timeout=60)
         assert out.returncode == 2, (cmd, out.stderr)
