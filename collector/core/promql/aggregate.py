@@ -29,6 +29,8 @@ class Aggregate(Node):
         self.grouping = grouping
         self.group_key = LabelMap(self._key_of())
         self._out_labels: dict[tuple, Labels] = {}
+        self._last_keys: list[tuple] = []
+        self._last_members: dict[tuple, list[int]] = {}
         # topk/bottomk return their input samples; the others build fresh label sets.
         self.one_name = expr.one_name if op in ("topk", "bottomk") else "__name__" not in grouping or without
 
@@ -65,13 +67,17 @@ class Aggregate(Node):
         k_param = self.param.scalar(ctx) if self.param is not None else None
         vec = self.expr.vector(ctx)
         keys = self.group_key.many(vec.labels)
-        members: dict[tuple, list[int]] = {}
-        for i, k in enumerate(keys):
-            g = members.get(k)
-            if g is None:
-                members[k] = [i]
-            else:
-                g.append(i)
+        if keys is self._last_keys:
+            members = self._last_members  # the same series in the same groups as last time
+        else:
+            members = {}
+            for i, k in enumerate(keys):
+                g = members.get(k)
+                if g is None:
+                    members[k] = [i]
+                else:
+                    g.append(i)
+            self._last_keys, self._last_members = keys, members
         op = self.op
         if op in ("topk", "bottomk"):
             assert k_param is not None

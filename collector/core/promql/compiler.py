@@ -84,7 +84,9 @@ class Compiler:
 
     def node(self, e: Any) -> Node:
         built = self._node(e)
-        if not isinstance(built, Number | String | Paren | MatrixSelector):
+        if isinstance(built, MatrixSelector):
+            built.ident = str(e)
+        elif not isinstance(built, Number | String | Paren):
             # Identical subexpressions share one result per evaluation (see Context.memo).
             built.text = str(e)
         return built

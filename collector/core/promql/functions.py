@@ -22,8 +22,9 @@ from collector.core.promql.nodes import (
     renamed,
 )
 from collector.core.promql.rangefuncs import RANGE_FUNCTIONS, RangeArgs, ms
-from collector.core.promql.regression import long_range_fit
+from collector.core.promql.regression import RangeFits
 from collector.core.promql.selectors import range_samples
+from collector.core.window import Series
 
 LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 
@@ -44,9 +45,28 @@ class RangeCall(Node):
         self.keep_name = name == "last_over_time"
         self.one_name = matrix.one_name or not self.keep_name
         self.drop = name_dropper()
+        self.fits = RangeFits(matrix.range, matrix.offset) if name in ("deriv", "predict_linear") else None
 
     def children(self) -> tuple[Node, ...]:
         return (*self.params, self.matrix)
+
+    def _lines(
+        self, ctx: Context, all_series: list[Series], start: float, end: float
+    ) -> list[tuple[float, float] | tuple[()] | None]:
+        """Per series: the fitted (slope, value now) over a long range, () for too few samples, or
+        None where the range is short (fitted exactly instead). Shared by every deriv() and
+        predict_linear() of the same range in one evaluation."""
+        key = "fits " + self.matrix.ident
+        hit = ctx.memo.get(key)
+        if hit is not None and hit[0] is all_series:
+            return hit[1]  # type: ignore[no-any-return]
+        assert self.fits is not None
+        lines: list[tuple[float, float] | tuple[()] | None] = []
+        for i in range(len(all_series)):
+            fit = self.fits.fit(ctx.window, all_series, i, start, end)
+            lines.append(None if fit is None else (fit.fit(ctx.t) or ()))
+        ctx.memo[key] = (all_series, lines)  # type: ignore[assignment]
+        return lines
 
     def compute(self, ctx: Context) -> Vector:
         m = self.matrix
@@ -58,15 +78,16 @@ class RangeCall(Node):
         fn = self.fn
         labels: list[Labels] = []
         values: list[float] = []
-        fitted = self.name in ("deriv", "predict_linear")
-        for s in m.series(ctx):
-            if fitted:
-                fit = long_range_fit(ctx.window, s, start, end, m.range, m.offset)
-                if fit is not None:
-                    line = fit.fit(ctx.t)
-                    if line is not None:
+        all_series = m.series(ctx)
+        lines = self._lines(ctx, all_series, start, end) if self.fits is not None else None
+        deriv = self.name == "deriv"
+        for i, s in enumerate(all_series):
+            if lines is not None:
+                line = lines[i]
+                if line is not None:  # a long range, fitted by sliding sums
+                    if line:
                         labels.append(s.labels)
-                        values.append(line[0] if self.name == "deriv" else line[0] * args.params[0] + line[1])
+                        values.append(line[0] if deriv else line[0] * args.params[0] + line[1])
                     continue
             ts, vs = range_samples(s, start, end)
             if not vs:

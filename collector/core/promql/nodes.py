@@ -58,15 +58,29 @@ class Context:
 
 
 class LabelMap:
-    """A label transformation memoized by the identity of its input dict."""
+    """A label transformation memoized by the identity of its input dict.
 
-    __slots__ = ("fn", "memo")
+    ``many`` returns the very list it returned last time when given the same dicts again (the
+    common case from one evaluation to the next), so consumers can memoize on that list too.
+    """
+
+    __slots__ = ("fn", "last_in", "last_out", "memo")
 
     def __init__(self, fn: Callable[[Labels], Any]) -> None:
         self.fn = fn
         self.memo: dict[int, tuple[Labels, Any]] = {}
+        self.last_in: list[Labels] = []
+        self.last_out: list[Any] = []
 
     def many(self, labels: list[Labels]) -> list[Any]:
+        # List equality checks identity first, element by element, in C: cheap when nothing changed.
+        if labels is self.last_in or labels == self.last_in:
+            return self.last_out
+        out = self._many(labels)
+        self.last_in, self.last_out = labels, out
+        return out
+
+    def _many(self, labels: list[Labels]) -> list[Any]:
         memo = self.memo
         if len(memo) > 4 * len(labels) + 50_000:
             memo.clear()  # series come and go: forget what no longer turns up
@@ -170,6 +184,7 @@ class VectorSelector(Node):
 
 class MatrixSelector(Node):
     kind = "matrix"
+    ident = ""  # canonical text, naming the range in shared per-evaluation results
 
     def __init__(self, selector: SeriesSelector, range_s: float, offset: float) -> None:
         self.selector = selector

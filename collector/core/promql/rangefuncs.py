@@ -41,13 +41,13 @@ def _extrapolated(ts: array, vs: array, a: RangeArgs, *, counter: bool, per_seco
         return None
     first = vs[0]
     result = vs[n - 1] - first
-    if counter:
+    if counter and not _ascending(vs):
         # Every drop is a counter reset: add back the value the counter had reached, in order.
         prev = vs[: n - 1]
         for reached in compress(prev, map(operator.lt, vs[1:], prev)):
             result += reached
-    t0 = ms(ts[0])
-    t1 = ms(ts[n - 1])
+    t0 = round(ts[0] * 1000.0)
+    t1 = round(ts[n - 1] * 1000.0)
     to_start = (t0 - a.start_ms) / 1000
     to_end = (a.end_ms - t1) / 1000
     sampled = (t1 - t0) / 1000
@@ -65,6 +65,12 @@ def _extrapolated(ts: array, vs: array, a: RangeArgs, *, counter: bool, per_seco
     if per_second:
         factor /= a.range_s
     return result * factor
+
+
+def _ascending(vs: array) -> bool:
+    """No value below the one before it (timsort confirms a sorted run in one C-level pass)."""
+    values = vs.tolist()
+    return values == sorted(values)
 
 
 def rate(ts: array, vs: array, a: RangeArgs) -> float | None:
@@ -150,12 +156,16 @@ def predict_linear(ts: array, vs: array, a: RangeArgs) -> float | None:
 def changes(ts: array, vs: array, a: RangeArgs) -> float | None:
     if not vs:
         return None
+    if vs.count(vs[0]) == len(vs):
+        return 0.0
     return float(sum(map(operator.ne, vs[1:], vs[:-1])))
 
 
 def resets(ts: array, vs: array, a: RangeArgs) -> float | None:
     if not vs:
         return None
+    if _ascending(vs):
+        return 0.0
     return float(sum(map(operator.lt, vs[1:], vs[:-1])))
 
 
@@ -195,24 +205,14 @@ def present_over_time(ts: array, vs: array, a: RangeArgs) -> float | None:
     return 1.0 if vs else None
 
 
+# The samples of a range never hold NaN (the window's only NaN is the stale marker, which range
+# selectors leave out), so the builtins give Prometheus' answer.
 def min_over_time(ts: array, vs: array, a: RangeArgs) -> float | None:
-    if not vs:
-        return None
-    best = vs[0]
-    for v in vs:
-        if v < best or best != best:
-            best = v
-    return best
+    return min(vs) if vs else None
 
 
 def max_over_time(ts: array, vs: array, a: RangeArgs) -> float | None:
-    if not vs:
-        return None
-    best = vs[0]
-    for v in vs:
-        if v > best or best != best:
-            best = v
-    return best
+    return max(vs) if vs else None
 
 
 def _stdvar(vs: array) -> float:

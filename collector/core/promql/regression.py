@@ -28,7 +28,8 @@ class SlidingFit:
     """The running sums of one series' non-stale samples between two of its sample times."""
 
     __slots__ = (
-        "changes", "first_t", "last_t", "n", "series", "su", "suu", "suy", "sy", "t0", "updates", "y0",
+        "changes", "first_t", "hi", "last_t", "lo", "n", "series", "su", "suu", "suy", "sy", "t0", "updates",
+        "y0",
     )
 
     def __init__(self, series: Series) -> None:
@@ -40,8 +41,10 @@ class SlidingFit:
         self.n = self.su = self.sy = self.suy = self.suu = 0.0
         self.changes = 0  # pairs of neighbouring samples inside whose values differ
         self.updates = 0
+        self.lo = self.hi = 0  # the series' sample indices last covered, valid while ts[lo] is first_t
 
     def rebuild(self, lo: int, hi: int) -> None:
+        self.lo, self.hi = lo, hi
         s = self.series
         ts = s.ts[lo:hi]
         vs = s.vs[lo:hi]
@@ -66,16 +69,6 @@ class SlidingFit:
         self.changes = sum(map(operator.ne, vs[1:], vs[:-1]))
         self.first_t, self.last_t = ts[0], ts[-1]
 
-    def _add(self, t: float, v: float, sign: float) -> None:
-        u = t - self.t0
-        y = v - self.y0
-        self.n += sign
-        self.su += sign * u
-        self.sy += sign * y
-        self.suy += sign * u * y
-        self.suu += sign * u * u
-        self.updates += 1
-
     def slide(self, lo: int, hi: int) -> None:
         """Make the sums cover the series' samples ``lo:hi``."""
         s = self.series
@@ -83,8 +76,13 @@ class SlidingFit:
         if self.first_t == math.inf:
             self.rebuild(lo, hi)
             return
-        cur_lo = bisect_left(ts, self.first_t)
-        cur_hi = bisect_right(ts, self.last_t)
+        if lo == self.lo and hi == self.hi and lo < len(ts) and ts[lo] == self.first_t:
+            return  # another rule over the same range at the same instant
+        cur_lo, cur_hi = self.lo, self.hi
+        if cur_lo >= len(ts) or ts[cur_lo] != self.first_t:
+            # The window dropped old samples since: find where the covered ones are now.
+            cur_lo = bisect_left(ts, self.first_t)
+            cur_hi = bisect_right(ts, self.last_t)
         moves = abs(lo - cur_lo) + abs(hi - cur_hi)
         if (
             lo > cur_hi or hi < cur_lo or moves > (hi - lo) // 2 or self.updates > REBUILD_AFTER
@@ -93,32 +91,55 @@ class SlidingFit:
             self.rebuild(lo, hi)
             return
         # Values that leave or enter at either end change the count of differing neighbours too.
+        t0, y0 = self.t0, self.y0
+        n, su, sy, suy, suu = self.n, self.su, self.sy, self.suy, self.suu
+        moved = 0
         while cur_hi < hi:
             v = vs[cur_hi]
             if v == v:
-                prev = _last_value(vs, cur_lo, cur_hi)
+                prev = vs[cur_hi - 1] if cur_hi > cur_lo else None
+                if prev is not None and prev != prev:
+                    prev = _last_value(vs, cur_lo, cur_hi)
                 if prev is not None and prev != v:
                     self.changes += 1
-                self._add(ts[cur_hi], v, 1.0)
+                u = ts[cur_hi] - t0
+                y = v - y0
+                n += 1.0
+                su += u
+                sy += y
+                suy += u * y
+                suu += u * u
+                moved += 1
             cur_hi += 1
         while cur_lo < lo:
             v = vs[cur_lo]
             if v == v:
-                nxt = _first_value(vs, cur_lo + 1, cur_hi)
+                nxt = vs[cur_lo + 1] if cur_lo + 1 < cur_hi else None
+                if nxt is not None and nxt != nxt:
+                    nxt = _first_value(vs, cur_lo + 1, cur_hi)
                 if nxt is not None and nxt != v:
                     self.changes -= 1
-                self._add(ts[cur_lo], v, -1.0)
+                u = ts[cur_lo] - t0
+                y = v - y0
+                n -= 1.0
+                su -= u
+                sy -= y
+                suy -= u * y
+                suu -= u * u
+                moved += 1
             cur_lo += 1
+        self.n, self.su, self.sy, self.suy, self.suu = n, su, sy, suy, suu
+        self.updates += moved
         if cur_hi > hi or cur_lo > lo:
             self.rebuild(lo, hi)
             return
-        first = _first_index(vs, lo, hi)
-        if first is None:
+        first = lo if vs[lo] == vs[lo] else _first_index(vs, lo, hi)
+        last = hi - 1 if vs[hi - 1] == vs[hi - 1] else _last_index(vs, lo, hi)
+        if first is None or last is None:
             self.rebuild(lo, hi)
             return
-        last = _last_index(vs, lo, hi)
-        assert last is not None
         self.first_t, self.last_t = ts[first], ts[last]
+        self.lo, self.hi = first, last + 1
 
     def fit(self, intercept_t: float) -> tuple[float, float] | None:
         """Slope per second and the fitted value at ``intercept_t``; None for fewer than two samples."""
@@ -188,16 +209,32 @@ class FitStore:
 FITS = FitStore()
 
 
-def long_range_fit(
-    window: RecentWindow, series: Series, start: float, end: float, range_s: float, offset: float
-) -> SlidingFit | None:
-    """The series' sliding fit over ``[start, end]``; None when the range is short enough to fit exactly."""
-    ts = series.ts
-    n = len(ts)
-    hi = n if n and ts[n - 1] <= end else bisect_right(ts, end)
-    lo = bisect_left(ts, start, 0, hi)
-    if hi - lo <= LONG_RANGE:
-        return None
-    fit = FITS.fit(window, series, range_s, offset)
-    fit.slide(lo, hi)
-    return fit
+class RangeFits:
+    """One range selector's fits, in the order of its series, looked up again only when those change."""
+
+    def __init__(self, range_s: float, offset: float) -> None:
+        self.range = range_s
+        self.offset = offset
+        self._series: list[Series] = []
+        self._fits: list[SlidingFit | None] = []
+
+    def fit(
+        self, window: RecentWindow, all_series: list[Series], i: int, start: float, end: float
+    ) -> SlidingFit | None:
+        """Series ``i``'s sliding fit over ``[start, end]``; None for a range short enough to fit exactly."""
+        if all_series is not self._series:
+            self._series = all_series
+            self._fits = [None] * len(all_series)
+        series = all_series[i]
+        ts = series.ts
+        n = len(ts)
+        hi = n if n and ts[n - 1] <= end else bisect_right(ts, end)
+        lo = bisect_left(ts, start, 0, hi)
+        if hi - lo <= LONG_RANGE:
+            return None
+        fit = self._fits[i]
+        if fit is None:
+            fit = FITS.fit(window, series, self.range, self.offset)
+            self._fits[i] = fit
+        fit.slide(lo, hi)
+        return fit

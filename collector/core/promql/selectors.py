@@ -82,6 +82,8 @@ class SeriesSelector:
         self.matchers = [m for m in matchers if m.name != "__name__"]
         # id(series) -> (series, verdict); holding the series keeps its id from being reused.
         self._verdicts: dict[int, tuple[Series, bool]] = {}
+        self._last_candidates: list[Series] = []
+        self._last_selected: list[Series] = []
 
     def candidates(self, window: RecentWindow) -> Iterable[Series]:
         if self.name is not None:
@@ -90,10 +92,19 @@ class SeriesSelector:
         return [s for n in names for s in window.series_named(n)]
 
     def select(self, window: RecentWindow) -> list[Series]:
+        """The matching series, in the window's order; the same list object while nothing changed."""
+        candidates = list(self.candidates(window))
+        # Series compare by identity, so this is one C-level pass when the name's series are as before.
+        if candidates == self._last_candidates:
+            return self._last_selected
+        selected = self._select(window, candidates)
+        self._last_candidates, self._last_selected = candidates, selected
+        return selected
+
+    def _select(self, window: RecentWindow, candidates: list[Series]) -> list[Series]:
         matchers = self.matchers
-        candidates = self.candidates(window)
         if not matchers:
-            return list(candidates)
+            return candidates
         verdicts = self._verdicts
         out: list[Series] = []
         misses = 0
@@ -163,7 +174,8 @@ def range_samples(s: Series, start: float, end: float) -> tuple[array, array]:
         return array("d"), array("d")
     tss = ts[lo:hi]
     vss = s.vs[lo:hi]
-    if any(map(_isnan, vss)):
+    total = sum(vss)  # NaN if a stale marker is among them (or Inf - Inf): a cheap first test
+    if total != total and any(map(_isnan, vss)):
         keep = [v == v for v in vss]
         tss = array("d", (x for x, k in zip(tss, keep, strict=True) if k))
         vss = array("d", (x for x, k in zip(vss, keep, strict=True) if k))
