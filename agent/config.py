@@ -289,7 +289,8 @@ def _checks(raw: Any, source: str, interval: float) -> tuple[CheckConfig, ...]:
 def parse_config(data: Any, source: str = "") -> AgentConfig:
     """Validate a parsed YAML document into an ``AgentConfig``; raises ``ConfigError``."""
     top = Section(data, "", source)
-    interval = top.get("interval", 15.0, as_duration(0.05, 86400))
+    # The collector accepts reports announcing 1 s to 1 h between them.
+    interval = top.get("interval", 15.0, as_duration(1, 3600))
     metrics = top.sub("metrics")
     listen = metrics.get("listen", None, as_listen)
     metrics.finish()

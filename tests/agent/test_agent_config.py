@@ -113,12 +113,12 @@ def test_the_example_config_in_deploy_is_valid() -> None:
 
 
 @settings(deadline=None)  # a loaded CI machine must not turn slowness into failure
-@given(st.floats(0.05, 86400, allow_nan=False), st.sampled_from([("ms", 0.001), ("s", 1.0), ("m", 60.0),
+@given(st.floats(0.01, 7200, allow_nan=False), st.sampled_from([("ms", 0.001), ("s", 1.0), ("m", 60.0),
                                                                   ("h", 3600.0)]))
 def test_durations_with_units(value: float, unit: tuple[str, float]) -> None:
     text = f"{value:.3f}{unit[0]}"
     seconds = float(f"{value:.3f}") * unit[1]
-    if 0.05 <= seconds <= 86400:
+    if 1 <= seconds <= 3600:
         assert parse_config({"interval": text}).interval == pytest.approx(seconds)
     else:
         with pytest.raises(ConfigError):

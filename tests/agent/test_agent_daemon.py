@@ -43,7 +43,7 @@ def _until(what: str, cond: Callable[[], bool], limit: float = 60.0) -> None:
 
 
 def _write_config(tmp_path: Path, port: int, **extra: object) -> Path:
-    cfg = {"state_dir": str(tmp_path / "state"), "interval": "100ms", "jitter": 0,
+    cfg = {"state_dir": str(tmp_path / "state"), "interval": "1s", "jitter": 0,
            "collector": {"url": f"http://127.0.0.1:{port}", "allow_plaintext": True, "timeout": 5},
            "ssh_host_keys_dir": str(tmp_path / "ssh"), **extra}
     path = tmp_path / "agent.yaml"
@@ -106,7 +106,7 @@ def test_kill_9_while_the_collector_is_down_loses_nothing(tmp_path: Path, enroll
     config = _write_config(tmp_path, port)
     proc = _start(config)
     try:
-        _until("reports spooled while the collector is down", lambda: len(_spooled(enrolled)) >= 15)
+        _until("reports spooled while the collector is down", lambda: len(_spooled(enrolled)) >= 5)
     finally:
         proc.kill()  # SIGKILL: no chance to tidy up
         proc.wait()
