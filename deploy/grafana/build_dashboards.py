@@ -130,6 +130,8 @@ def fleet_overview() -> dict[str, Any]:
 
 
 def host_detail() -> dict[str, Any]:
+    # The agent's own figures (upkeep_agent_*) may arrive twice: through /federate and from the
+    # agent's /metrics (still fresh while pushes fail); max() shows one line either way.
     fs = f"{H},{REAL_FS}"
     mem_total = f"node_memory_MemTotal_bytes{{{H}}}"
     lay = Layout()
@@ -142,7 +144,7 @@ def host_detail() -> dict[str, Any]:
     lay.add(
         stat(
             "Reports in the agent's spool",
-            f"upkeep_agent_spool_reports{{{H}}}",
+            f"max(upkeep_agent_spool_reports{{{H}}})",
             height=4,
             thresholds=((None, "green"), (10, "orange")),
         )
@@ -236,15 +238,15 @@ def host_detail() -> dict[str, Any]:
     lay.add(
         graph(
             "Agent collection time",
-            (f"upkeep_agent_collection_duration_seconds{{{H}}}", "collection"),
+            (f"max(upkeep_agent_collection_duration_seconds{{{H}}})", "collection"),
             unit="s",
         )
     )
     lay.add(
         graph(
             "Agent push failures and spool",
-            (f"increase(upkeep_agent_push_failures_total{{{H}}}[{RATE}])", "failed pushes"),
-            (f"upkeep_agent_spool_reports{{{H}}}", "spooled reports"),
+            (f"max(increase(upkeep_agent_push_failures_total{{{H}}}[{RATE}]))", "failed pushes"),
+            (f"max(upkeep_agent_spool_reports{{{H}}})", "spooled reports"),
         )
     )
     return dashboard(

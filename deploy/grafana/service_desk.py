@@ -53,11 +53,12 @@ def service_desk(customer_variable: dict[str, Any]) -> dict[str, Any]:
     open_ = f"upkeep_tickets_open{{{C}}}"
     lay = Layout()
     lay.row("Open tickets")
-    lay.add(stat("Open tickets", f"sum({open_})"))
+    # The collector leaves out empty groups, so no series means none: shown as 0.
+    lay.add(stat("Open tickets", f"sum({open_}) or vector(0)"))
     lay.add(
         stat(
             "At risk",
-            f"sum(upkeep_tickets_at_risk{{{C}}})",
+            f"sum(upkeep_tickets_at_risk{{{C}}}) or vector(0)",
             thresholds=((None, "green"), (1, "orange")),
             description="Open tickets past the at-risk share of a deadline.",
         )
@@ -68,7 +69,10 @@ def service_desk(customer_variable: dict[str, Any]) -> dict[str, Any]:
         graph(
             "Open tickets by customer",
             (f"sum by (customer) ({open_})", "{{customer}}"),
-            (f"sum by (customer) (upkeep_tickets_at_risk{{{C}}})", "{{customer}} at risk"),
+            (
+                f"sum by (customer) (upkeep_tickets_at_risk{{{C}}}) or sum by (customer) ({open_}) * 0",
+                "{{customer}} at risk",
+            ),
         )
     )
     lay.add(

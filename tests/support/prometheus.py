@@ -86,11 +86,15 @@ def scrape_config(
     return path
 
 
-def alertmanager_config(workdir: Path, *, webhook_url: str, token: str) -> Path:
+def alertmanager_config(
+    workdir: Path, *, webhook_url: str, token: str, repeat_interval: str | None = None
+) -> Path:
     """The shipped Alertmanager configuration pointed at the test's collector, with short waits."""
     cfg = yaml.safe_load(ALERTMANAGER_CONFIG.read_text(encoding="utf-8"))
     cfg["route"]["group_wait"] = "1s"
     cfg["route"]["group_interval"] = "1s"
+    if repeat_interval:
+        cfg["route"]["repeat_interval"] = repeat_interval
     token_file = workdir / "alertmanager.token"
     token_file.write_text(token)
     hook = cfg["receivers"][0]["webhook_configs"][0]
@@ -143,6 +147,11 @@ class PrometheusServer(_Server):
         if body["data"]["resultType"] == "scalar":
             return [{"metric": {}, "value": result}]
         return list(result)
+
+    def label_values(self, label: str, selector: str) -> list[str]:
+        """What Grafana's ``label_values(selector, label)`` variable query offers."""
+        r = httpx.get(f"{self.url}/api/v1/label/{label}/values", params={"match[]": selector}, timeout=10)
+        return list(r.json()["data"])
 
     def targets(self) -> list[dict[str, Any]]:
         return list(httpx.get(f"{self.url}/api/v1/targets", timeout=10).json()["data"]["activeTargets"])
