@@ -101,5 +101,5 @@ def enroll(ctx: AppContext, token: str, agent_id: str, facts: dict[str, Any], no
     assert host is not None
     svc = ctx.areas.get("ingest")
     if svc is not None:
-        svc.load_hosts()
+        svc.add_host(host)
     return Enrolled(host, secret)

@@ -31,7 +31,15 @@ from collector.services.ingest_metrics import IngestMetrics
 from collector.services.ingest_parse import Report
 from collector.services.ingest_writer import GroupCommitWriter, Job
 from collector.store import reportlog
-from collector.store.inventory import get_number, hosts, list_hosts, set_host_status, set_number
+from collector.store.inventory import (
+    GenerationWatch,
+    Host,
+    get_number,
+    hosts,
+    list_hosts,
+    set_host_status,
+    set_number,
+)
 from collector.store.tokens import hash_token
 
 log = logging.getLogger("upkeep.ingest")
@@ -70,6 +78,8 @@ class IngestService:
         self._hosts: dict[str, HostState] = {}
         self._by_token: dict[str, str] = {}
         self._token_gen = -1
+        self._lookup_lock = threading.Lock()
+        self._generation = GenerationWatch(ctx.engine, "auth_generation")
         self._lock = threading.Lock()
         self._loaded = False
 
@@ -78,14 +88,29 @@ class IngestService:
         with self.ctx.engine.connect() as conn:
             rows = list_hosts(conn)
         with self._lock:
+            fresh: dict[str, HostState] = {}
             for h in rows:
-                old = self._hosts.get(h.id)
-                state = HostState(h.id, h.name, h.customer, h.agent_id, h.interval, h.last_seen, h.status)
-                if old is not None:
-                    state.tokens, state.refilled = old.tokens, old.refilled
-                    state.last_seen = max(old.last_seen or 0.0, h.last_seen or 0.0) or None
-                self._hosts[h.id] = state
+                fresh[h.id] = self._merge(h)
+            # Swapped whole, so a reader iterating the old dict on another thread never sees it change.
+            self._hosts = fresh
             self._loaded = True
+
+    def add_host(self, host: Host) -> None:
+        """A host just enrolled (or re-enrolled) in this process."""
+        with self._lock:
+            fresh = dict(self._hosts)
+            fresh[host.id] = self._merge(host)
+            self._hosts = fresh
+
+    def _merge(self, h: Host) -> HostState:
+        old = self._hosts.get(h.id)
+        state = HostState(h.id, h.name, h.customer, h.agent_id, h.interval, h.last_seen, h.status)
+        if old is not None:
+            state.tokens, state.refilled = old.tokens, old.refilled
+            state.last_seen = max(old.last_seen or 0.0, h.last_seen or 0.0) or None
+            if old.status == "down" and h.status == "up":
+                state.status = "down"  # the sweep's view wins until a report arrives
+        return state
 
     def host_state(self, host_id: str) -> HostState | None:
         if not self._loaded:
@@ -97,8 +122,8 @@ class IngestService:
         if not token.startswith("uph_"):
             raise Unauthorized("a host token is required to push reports")
         digest = hash_token(token)
-        with self.ctx.engine.connect() as conn:
-            gen = get_number(conn, "auth_generation")
+        gen = self._generation.read()
+        with self._lookup_lock:
             if gen != self._token_gen:
                 # A token was revoked or re-issued somewhere: forget every cached lookup.
                 self._by_token.clear()
@@ -106,7 +131,8 @@ class IngestService:
                     self._loaded = False
                 self._token_gen = gen
             host_id = self._by_token.get(digest)
-            if host_id is None:
+        if host_id is None:
+            with self.ctx.engine.connect() as conn:
                 row = conn.execute(
                     select(hosts.c.id, hosts.c.token_hash).where(hosts.c.token_hash == digest)
                 ).first()
@@ -114,10 +140,12 @@ class IngestService:
                     raise Unauthorized("unknown or revoked host token")
                 if not hmac.compare_digest(row.token_hash, digest):
                     raise Unauthorized("unknown or revoked host token")
-                host_id = row.id
+            host_id = row.id
+            with self._lookup_lock:
                 if len(self._by_token) > 200_000:
                     self._by_token.clear()
-                self._by_token[digest] = host_id
+                if gen == self._token_gen:
+                    self._by_token[digest] = host_id
         state = self.host_state(host_id)
         if state is None or state.agent_id == "":
             self.load_hosts()
@@ -218,6 +246,7 @@ class IngestService:
 
     def close(self) -> None:
         self.writer.stop()
+        self._generation.close()
 
 
 # -- functions for the scheduler ----------------------------------------------------------------
