@@ -66,6 +66,8 @@ HUMAN_COMMANDS = (
 # Actions the customer sees, so the first of them by an engineer is the first response.
 RESPONDING = frozenset({"ack", "take", "comment", "wait", "resolve", "dispatch", "arrive"})
 REPORT_FIELDS = ("cause", "actions", "result")
+# What a comment or an attached playbook result keeps.
+ATTACHED = ("text", "public", "playbook", "run_id", "status", "summary", "findings")
 
 
 @dataclass(frozen=True)
@@ -188,9 +190,7 @@ def decide(
         text = d.get("text")
         if a == "comment" and (not isinstance(text, str) or not text.strip()):
             raise InvalidInput("a comment needs text", field="text")
-        data = {
-            k: v for k, v in d.items() if k in ("text", "playbook", "run_id", "status", "summary", "public")
-        }
+        data = {k: v for k, v in d.items() if k in ATTACHED}
     elif a == "wait":
         new = replace(ticket, state="waiting_customer", waiting_since=now)
         data = {"reason": d.get("reason", "")}

@@ -122,7 +122,12 @@ class CommandsMixin(TicketBase):
         if not row.host:
             raise InvalidInput("the ticket names no host to diagnose", field="host")
         result = diag.run_playbook(
-            host=row.host, playbook=playbook, params=dict(params or {}), actor=actor, ticket=row.number
+            playbook,
+            [row.host],
+            dict(params or {}),
+            trigger="manual",
+            ticket_id=row.number,
+            requested_by=actor,
         )
         return self.attach_result(row.id, playbook, result, actor=actor, now=ts(now))
 
@@ -148,9 +153,7 @@ class CommandsMixin(TicketBase):
         if diag is None or not hasattr(diag, "run_playbook"):
             return
         allowed = getattr(diag, "allowed_automatically", None)
-        if allowed is not None and not allowed(
-            customer=job["customer"], host=job["host"], playbook=job["playbook"]
-        ):
+        if not job.get("host") or (allowed is not None and not allowed(job["playbook"], job["host"])):
             with self.engine.begin() as conn:
                 store.add_event(
                     conn,
@@ -158,11 +161,15 @@ class CommandsMixin(TicketBase):
                     ts(now),
                     SYSTEM,
                     "diagnosis_skipped",
-                    {"playbook": job["playbook"], "reason": "not allowed automatically"},
+                    {"playbook": job["playbook"], "reason": "not allowed to run automatically on this host"},
                 )
             return
+        with self.engine.connect() as conn:
+            ticket = store.get_ticket(conn, job["ticket_id"])
+        if ticket is None:
+            return
         result = diag.run_playbook(
-            host=job["host"], playbook=job["playbook"], params={}, actor=SYSTEM, ticket=job["ticket_id"]
+            job["playbook"], [job["host"]], {}, trigger="ticket", ticket_id=ticket.number, requested_by=SYSTEM
         )
         self.attach_result(
             job["ticket_id"], job["playbook"], result, actor=SYSTEM, now=ts(self.ctx.clock.now())
@@ -340,11 +347,18 @@ class CommandsMixin(TicketBase):
 
 
 def _result_summary(result: Any) -> dict[str, Any]:
+    """What a ticket keeps of a playbook run: its id, status, counts and each host's findings."""
     if isinstance(result, Mapping):
         return {k: result[k] for k in ("run_id", "status", "summary", "findings") if k in result}
-    out: dict[str, Any] = {}
-    for k in ("run_id", "id", "status", "summary"):
-        v = getattr(result, k, None)
-        if v is not None:
-            out["run_id" if k == "id" else k] = v if isinstance(v, str | int | float) else str(v)
-    return out or {"summary": str(result)[:2000]}
+    out: dict[str, Any] = {"run_id": getattr(result, "id", None), "status": getattr(result, "status", None)}
+    summary = getattr(result, "summary", None)
+    if isinstance(summary, Mapping):
+        out["summary"] = dict(summary)
+    findings = [
+        f if isinstance(f, Mapping) else str(f)
+        for h in getattr(result, "hosts", None) or []
+        for f in getattr(h, "findings", None) or []
+    ]
+    if findings:
+        out["findings"] = findings[:50]
+    return {k: v for k, v in out.items() if v is not None}

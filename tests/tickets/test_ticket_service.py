@@ -294,3 +294,65 @@ def test_alertmanager_payload_maps_each_alert_and_refuses_bad_input(make_ctx: An
             svc.alertmanager(bad, clock.now())
         assert info.value.field.startswith(field.split(".")[0])
     assert len(svc.list()) == 2
+
+
+class FakeDiagnosis:
+    """Stands in for the diagnosis area at the AppContext seam: records what it was asked."""
+
+    def __init__(self, allowed: bool) -> None:
+        self.allowed = allowed
+        self.calls: list[tuple[Any, ...]] = []
+
+    def allowed_automatically(self, playbook: str, host: str) -> bool:
+        return self.allowed
+
+    def run_playbook(
+        self, name: str, targets: list[str], params: dict[str, Any], **kw: Any
+    ) -> dict[str, Any]:
+        self.calls.append((name, tuple(targets), kw["trigger"], kw["ticket_id"]))
+        return {"run_id": "r1", "status": "ok", "findings": [{"key": "disk", "severity": "warning"}]}
+
+
+@pytest.mark.parametrize("allowed", [True, False])
+def test_an_alerts_playbook_runs_off_the_request_path_and_is_attached(make_ctx: Any, allowed: bool) -> None:
+    ctx, clock = make_ctx()
+    diag = FakeDiagnosis(allowed)
+    ctx.areas["diagnosis"] = diag
+    svc = ctx.areas["tickets"]
+    now = clock.now()
+    svc.alerts_changed([change("firing", now, playbook="disk-usage")], now)
+    assert diag.calls == []  # queued, not run while the alert was handled
+    svc.outbox.drain(ctx.engine, now.timestamp(), channels=["diagnosis"])
+    [t] = svc.list()
+    kinds = {e["kind"]: e["data"] for e in svc.show(t["number"], now=now)["events"]}
+    if allowed:
+        assert diag.calls == [("disk-usage", ("db1",), "ticket", t["number"])]
+        assert kinds["attach"]["run_id"] == "r1"
+        assert kinds["attach"]["findings"][0]["key"] == "disk"
+    else:
+        assert diag.calls == []
+        assert "diagnosis_skipped" in kinds
+
+
+def test_knowledge_shows_earlier_resolutions_and_articles(make_ctx: Any, tmp_path: Any) -> None:
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    (kb / "disk.md").write_text("---\ntitle: Disk full\nalerts: [DiskAlmostFull]\n---\nRotate the logs.\n")
+    ctx, clock = make_ctx({"tickets": {"knowledge_path": str(kb)}})
+    svc = ctx.areas["tickets"]
+    now = clock.now()
+    svc.alerts_changed([change("firing", now)], now)
+    [t] = svc.list()
+    svc.act(t["number"], "resolve", actor="li", data={"report": REPORT}, now=now)
+    svc.act(t["number"], "close", actor="li", now=now)
+    later = now + timedelta(days=3)
+    svc.alerts_changed([change("firing", later)], later)
+    newest = svc.list()[0]
+    assert newest["number"] != t["number"]
+    k = svc.show(newest["number"], now=later)["knowledge"]
+    assert k["resolutions"][0]["number"] == t["number"]
+    assert k["resolutions"][0]["cause"] == "disk full"
+    assert k["articles"] == [{"path": "disk.md", "title": "Disk full"}]
+    found = svc.kb_search("rotated logs")
+    assert found["resolutions"][0]["number"] == t["number"]
+    assert svc.kb_search("rotate")["articles"][0]["path"] == "disk.md"
