@@ -134,7 +134,8 @@ class Scheduler:
             self._aps.shutdown(wait=False)
         if self.context is not None:
             jobs.deactivate(self.context)
-        self.leader.release()
+        close = getattr(self.leader, "close", None)
+        (close or self.leader.release)()
 
     # --- jobs ---------------------------------------------------------------------------------
 

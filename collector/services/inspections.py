@@ -401,6 +401,7 @@ def install(ctx: AppContext) -> None:
     leader = leadership_for(ctx.engine, cfg.leader_lock_key)
     sched = Scheduler(ctx.engine, ctx.clock, leader=leader, workers=cfg.workers, context=ctx)
     ctx.areas["scheduler"] = sched
+    ctx.closers.append(sched.shutdown)
     if not cfg.enabled:
         return
 

@@ -86,3 +86,24 @@ def test_figures_follow_the_ticket_events(ctx: AppContext) -> None:
     assert people["wang"]["sla"]["percent"] == 0.0
     assert people["wang"]["mttr_seconds"] == 5 * 3600.0
     assert monthly_model(ctx, "acme", "2026-02", now)["figures"]["tickets"] == 0
+
+
+def test_a_contract_reminder_opens_one_ticket(tmp_path: Path) -> None:
+    from collector.app import build_context
+
+    config = build_config({"data_dir": str(tmp_path / "data"),
+                           "customers": [{"name": "acme", "display_name": "ACME",
+                                          "contract": {"starts": "2026-01-10"}}]})
+    context = build_context(config, clock=FixedClock(at(1, 0)))
+    try:
+        svc = context.area("inspections")
+        svc.contract_reminder("acme", "warranty", 30, datetime(2026, 12, 11, 9, tzinfo=UTC))
+        svc.contract_reminder("acme", "warranty", 30, datetime(2026, 12, 12, 9, tzinfo=UTC))
+        from collector.store.tickets import list_tickets
+
+        with context.engine.connect() as conn:
+            rows = list_tickets(conn, customers=["acme"])
+        assert [(t.title, t.priority, t.source) for t in rows] == [
+            ("The warranty of ACME ends on 2027-01-10 (30 days)", "low", "inspection")]
+    finally:
+        context.close()
