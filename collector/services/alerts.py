@@ -125,7 +125,12 @@ class AlertService:
         self.metrics = AlertMetrics(self)
         self.last_reload_error: str | None = None
         self._lock = threading.RLock()
+        # Store writes and hand-overs happen one at a time, in evaluation order, whichever thread runs them.
+        self._commit_lock = threading.Lock()
         self._persisted: dict[tuple[str, str], ActiveAlert] = {}
+        # Changes an evaluation produced that the store has not taken yet (it was unreachable):
+        # written with the next evaluation's, so a firing or resolved change is never dropped.
+        self._unrecorded: list[tuple[AlertChange, float]] = []
 
     # -- rules ------------------------------------------------------------------------------------
     def rule_paths(self) -> list[Path]:
@@ -207,16 +212,24 @@ class AlertService:
 
     def commit(self, changes: list[AlertChange], t: float) -> None:
         """Persist changed alerts and the changes, then hand undelivered changes over."""
-        with self._lock:
-            current = {(a.rule, a.fingerprint): a for a in self.evaluator.alerts()}
-            upserts = [a for k, a in current.items() if self._persisted.get(k) != a]
-            removals = [k for k in self._persisted if k not in current]
+        with self._commit_lock:
+            with self._lock:
+                current = {(a.rule, a.fingerprint): a for a in self.evaluator.alerts()}
+                upserts = [a for k, a in current.items() if self._persisted.get(k) != a]
+                removals = [k for k in self._persisted if k not in current]
+            pending = [*self._unrecorded, *((c, t) for c in changes)]
+            if upserts or removals or pending:
+                try:
+                    with self.ctx.engine.begin() as conn:
+                        store.save_active(conn, upserts, removals)
+                        for change, at in pending:
+                            store.record_changes(conn, [change], at)
+                except Exception:
+                    self._unrecorded = pending
+                    raise
+            self._unrecorded = []
             self._persisted = current
-        if upserts or removals or changes:
-            with self.ctx.engine.begin() as conn:
-                store.save_active(conn, upserts, removals)
-                store.record_changes(conn, changes, t)
-        self.deliver(t)
+            self.deliver(t)
 
     def deliver(self, t: float) -> int:
         """Hand recorded, undelivered changes to the ticket area, if there is one. How many it took."""

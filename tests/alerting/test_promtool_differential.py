@@ -53,6 +53,16 @@ def test_the_shipped_rule_files_pass_promtool_check_and_upkeep_check(
     assert upkeep_main(["rules", "check", *map(str, files)]) == 0, capsys.readouterr().out
 
 
+def test_recording_rules_agree_with_promtool(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.alerting.test_rules_cli import RECORDING_RULES, RECORDING_TEST
+
+    _write(tmp_path / "rec.yml", RECORDING_RULES)
+    _write(tmp_path / "rec_test.yml", RECORDING_TEST)
+    theirs = promtool("test", "rules", "rec_test.yml", cwd=tmp_path)
+    assert theirs.returncode == 0, theirs.stdout + theirs.stderr
+    assert upkeep_main(["rules", "test", str(tmp_path / "rec_test.yml")]) == 0, capsys.readouterr().out
+
+
 # -- generated cases --------------------------------------------------------------------------------
 MINUTES = 30
 

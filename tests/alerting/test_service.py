@@ -204,3 +204,24 @@ def test_a_failing_rule_is_counted_and_the_others_still_run(
         registry.register(c)
     assert 'upkeep_rule_evaluation_failures_total{rule="Clash"} 1.0' in generate_latest(registry).decode()
     assert not math.isnan(svc.active()[0].value)
+
+
+def test_a_change_the_store_could_not_take_is_written_with_the_next_evaluation(
+    make_ctx: Callable[[], AppContext], clock: FixedClock, tmp_path: Path
+) -> None:
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import OperationalError
+
+    ctx = make_ctx()
+    ctx.area("alerts").startup()
+    step(ctx, clock, 0, web1=5.0)
+    real = ctx.engine
+    ctx.engine = create_engine(f"sqlite:///{tmp_path}/missing/dir/store.db")  # the store is unreachable
+    with pytest.raises(OperationalError):
+        step(ctx, clock, 60, web1=5.0)  # fires, but cannot be recorded
+    ctx.engine.dispose()
+    ctx.engine = real
+    assert step(ctx, clock, 15, web1=5.0) == []
+    with ctx.engine.connect() as conn:
+        assert [c.state for _, c in store.undelivered(conn)] == ["firing"]
+    assert [a.state for a in ctx.area("alerts").active()] == [AlertState.FIRING]
