@@ -87,8 +87,13 @@ def fast_rules(workdir: Path) -> list[Path]:
     return out
 
 
-def start_agent(workdir: Path, collector: Collector) -> tuple[subprocess.Popen[bytes], str]:
-    """A real agent for CUSTOMER: one check OK, one CRITICAL (a port nobody listens on)."""
+def start_agent(
+    workdir: Path, collector: Collector, enrollment_token: str
+) -> tuple[subprocess.Popen[bytes], str, str]:
+    """A real agent for CUSTOMER: one check OK, one CRITICAL (a port nobody listens on).
+
+    Returns the process, its /metrics address and the host name the collector gave it.
+    """
     metrics_port = free_port()
     cfg = {
         "collector": {"allow_plaintext": True},
@@ -108,15 +113,27 @@ def start_agent(workdir: Path, collector: Collector) -> tuple[subprocess.Popen[b
     }
     path = workdir / "agent.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    token = collector.enrollment_token(CUSTOMER)
     done = subprocess.run(
-        [*AGENT, "enroll", collector.base_url, token, "--config", str(path)], capture_output=True, text=True
+        [*AGENT, "enroll", collector.base_url, enrollment_token, "--config", str(path)],
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 0, done.stderr
+    host = re.search(r"enrolled as host (\S+)", done.stdout)
+    assert host, done.stdout
     log = (workdir / "agent.log").open("wb")
     proc = subprocess.Popen([*AGENT, "run", "--config", str(path)], stdout=log, stderr=subprocess.STDOUT)
     log.close()
-    return proc, f"127.0.0.1:{metrics_port}"
+    return proc, f"127.0.0.1:{metrics_port}", host.group(1)
+
+
+def api_token(collector: Collector, admin: str, path: str, body: dict[str, Any]) -> str:
+    """A token made through the API (one `upkeep` process per token is slow on a loaded machine)."""
+    r = httpx.post(
+        f"{collector.base_url}{path}", json=body, headers={"Authorization": f"Bearer {admin}"}, timeout=30
+    )
+    assert r.status_code == 201, r.text
+    return str(r.json()["token"])
 
 
 @pytest.fixture(scope="module")
@@ -135,17 +152,16 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     agent = None
     try:
         admin = collector.token("admin", name="test-admin")
-        agent, agent_addr = start_agent(work, collector)
-        hosts = wait_until(
-            "the agent's host", lambda: [h for h in collector.hosts_json() if h.get("status") == "up"]
-        )
-        host = hosts[0]["name"]
+        enrollment = api_token(collector, admin, "/api/v1/enrollment-tokens", {"customer": CUSTOMER})
+        agent, agent_addr, host = start_agent(work, collector, enrollment)
         with (
             alertmanager(
                 alertmanager_config(
                     work,
                     webhook_url=f"{collector.base_url}/api/v1/integrations/alertmanager",
-                    token=collector.token("engineer", name="alertmanager"),
+                    token=api_token(
+                        collector, admin, "/api/v1/tokens", {"role": "engineer", "name": "alertmanager"}
+                    ),
                     repeat_interval="1s",
                 ),
                 work,
@@ -154,7 +170,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
                 scrape_config(
                     work,
                     collector=f"127.0.0.1:{collector.port}",
-                    token=collector.token("viewer", name="prometheus"),
+                    token=api_token(
+                        collector, admin, "/api/v1/tokens", {"role": "viewer", "name": "prometheus"}
+                    ),
                     agents=[agent_addr],
                     agent_labels={"customer": CUSTOMER, "host": host},
                     alertmanager=f"127.0.0.1:{am.port}",
