@@ -45,3 +45,33 @@ def make_ctx(tmp_path: Path) -> Iterator[Callable[..., tuple[AppContext, FixedCl
     yield make
     for ctx in made:
         ctx.close()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Any]:
+    from tests.support.postgres import running_postgres
+
+    with running_postgres() as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend_ctx(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Callable[..., tuple[AppContext, FixedClock]]]:
+    """Like make_ctx, on SQLite and on a real PostgreSQL: the same contract on every backend."""
+    storage: dict[str, Any] = {}
+    if request.param == "postgres":
+        storage = {"storage": {"url": request.getfixturevalue("pg_server").create_database()}}
+    made: list[AppContext] = []
+
+    def make(extra: dict[str, Any] | None = None, start: datetime = START) -> tuple[AppContext, FixedClock]:
+        data = {**BASE, "data_dir": str(tmp_path / "data"), **storage, **(extra or {})}
+        clock = FixedClock(start)
+        ctx = build_context(build_config(data), clock)
+        made.append(ctx)
+        return ctx, clock
+
+    yield make
+    for ctx in made:
+        ctx.close()
