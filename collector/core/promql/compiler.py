@@ -202,7 +202,14 @@ class Compiler:
             inner = args[0]
             while isinstance(inner, pp.ParenExpr):
                 inner = inner.expr
-            return Timestamp(self.node(args[0]), of_selector=isinstance(inner, pp.VectorSelector))
+            arg = self.node(args[0])
+            selector = arg
+            while isinstance(selector, Paren):
+                selector = selector.expr
+            if isinstance(selector, VectorSelector):
+                selector.with_times = True
+                selector.text = "with times " + selector.text  # its result differs from a plain one's
+            return Timestamp(arg, of_selector=isinstance(inner, pp.VectorSelector))
         if name == "label_replace":
             dst, repl, src, regex = (self.string(a) for a in args[1:5])
             if not LABEL_NAME.fullmatch(dst):

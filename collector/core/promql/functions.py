@@ -58,7 +58,8 @@ class RangeCall(Node):
         predict_linear() of the same range in one evaluation."""
         key = "fits " + self.matrix.ident
         hit = ctx.memo.get(key)
-        if hit is not None and hit[0] is all_series:
+        # Another node's selector of the same range returns an equal list (compared by identity, in C).
+        if hit is not None and (hit[0] is all_series or hit[0] == all_series):
             return hit[1]  # type: ignore[no-any-return]
         assert self.fits is not None
         lines: list[tuple[float, float] | tuple[()] | None] = []

@@ -169,10 +169,12 @@ class VectorSelector(Node):
         self.selector = selector
         self.offset = offset
         self.one_name = selector.name is not None
+        self.with_times = False  # set for timestamp()'s argument, which needs the sample times
 
     def compute(self, ctx: Context) -> Vector:
         series = self.selector.select(ctx.window)
-        labels, values, ts = instant_samples(series, ctx.t - self.offset, ctx.lookback)
+        at = ctx.t - self.offset
+        labels, values, ts = instant_samples(series, at, ctx.lookback, with_times=self.with_times)
         return Vector(labels, values, ts)
 
     def reach(self, lookback: float) -> float:

@@ -127,15 +127,16 @@ class SeriesSelector:
 
 
 def instant_samples(
-    series: Iterable[Series], t: float, lookback: float
-) -> tuple[list[dict[str, str]], list[float], list[float]]:
+    series: Iterable[Series], t: float, lookback: float, *, with_times: bool = False
+) -> tuple[list[dict[str, str]], list[float], list[float] | None]:
     """Each series' newest sample in ``[t - lookback, t]``, unless that sample is a stale marker.
 
-    Returns the columns: label dicts (the series' own, shared), values and sample times.
+    Returns the columns: label dicts (the series' own, shared), values, and sample times if asked.
     """
     labels: list[dict[str, str]] = []
     values: list[float] = []
     times: list[float] = []
+    add_time = times.append if with_times else _ignore
     start = t - lookback
     for s in series:
         ts = s.ts
@@ -157,8 +158,12 @@ def instant_samples(
             continue
         labels.append(s.labels)
         values.append(v)
-        times.append(last)
-    return labels, values, times
+        add_time(last)
+    return labels, values, times if with_times else None
+
+
+def _ignore(_: float) -> None:
+    return None
 
 
 _isnan = math.isnan
