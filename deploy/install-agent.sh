@@ -37,7 +37,7 @@ while [ $# -gt 0 ]; do
     --source) source_spec=${2:?--source needs a pip spec}; shift 2 ;;
     --config) config_src=${2:?--config needs a file}; shift 2 ;;
     --no-start) start=no; shift ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
 done

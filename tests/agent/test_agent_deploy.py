@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import configparser
+import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -50,3 +52,21 @@ def test_the_install_script_and_the_unit_agree() -> None:
     assert svc["ExecStart"] == "/opt/upkeep-agent/bin/upkeep-agent run --config /etc/upkeep/agent.yaml"
     assert "STATE_DIR=/var/lib/upkeep-agent" in script
     assert "systemctl enable" in script
+
+
+def test_the_install_script_refuses_politely(tmp_path: Path) -> None:
+    bash = require_binary("bash")
+    bad = subprocess.run([bash, str(INSTALL), "--bogus"], capture_output=True, text=True, timeout=30)
+    assert bad.returncode == 1
+    assert bad.stderr.strip() == "install-agent: unknown option --bogus (see --help)"
+    lonely = subprocess.run([bash, str(INSTALL), "--token", "t"], capture_output=True, text=True, timeout=30)
+    assert lonely.returncode == 1
+    helped = subprocess.run([bash, str(INSTALL), "--help"], capture_output=True, text=True, timeout=30)
+    assert helped.returncode == 0
+    assert "--collector URL --token ENROLLMENT_TOKEN" in helped.stdout
+    if os.geteuid() == 0 and shutil.which("runuser") and subprocess.run(["id", "nobody"],
+                                                                        capture_output=True).returncode == 0:
+        unprivileged = subprocess.run(["runuser", "-u", "nobody", "--", bash, str(INSTALL)],
+                                      capture_output=True, text=True, timeout=30)
+        assert unprivileged.returncode == 1
+        assert "run as root" in unprivileged.stderr
