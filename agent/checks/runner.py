@@ -24,6 +24,7 @@ class _Slot:
     cfg: CheckConfig
     check: Check
     thread: threading.Thread | None = None
+    fresh: bool = False  # started by the latest start(); False while a previous run is stuck
     outcome: list[tuple[int, str, tuple[PerfValue, ...], float]] = field(default_factory=list)
 
 
@@ -49,7 +50,9 @@ class CheckRunner:
         """Start every check that is not still stuck in a previous run."""
         for slot in self._slots:
             if slot.thread is not None and slot.thread.is_alive():
+                slot.fresh = False
                 continue
+            slot.fresh = True
             slot.outcome = []
             slot.thread = threading.Thread(target=self._work, args=(slot,), name=f"check {slot.cfg.name}",
                                            daemon=True)
@@ -63,16 +66,18 @@ class CheckRunner:
             t = slot.thread
             if t is None:
                 continue
-            # A little grace: a check that honours its timeout itself reports why it stopped.
-            t.join(max(0.0, started + slot.cfg.timeout + 0.05 - time.perf_counter()))
+            if slot.fresh:
+                # A little grace: a check that honours its timeout itself reports why it stopped.
+                t.join(max(0.0, started + slot.cfg.timeout + 0.05 - time.perf_counter()))
             if slot.outcome:
                 status, output, perf, took = slot.outcome[0]
                 line = one_line(output) or "(no output)"
                 results.append(CheckResult(slot.cfg.name, slot.cfg.kind, status, line, took, perf))
             else:
                 took = time.perf_counter() - started
-                results.append(CheckResult(slot.cfg.name, slot.cfg.kind, UNKNOWN,
-                                           f"UNKNOWN - timed out after {slot.cfg.timeout:g}s", took))
+                why = (f"timed out after {slot.cfg.timeout:g}s" if slot.fresh
+                       else "still hung in an earlier run; not started again")
+                results.append(CheckResult(slot.cfg.name, slot.cfg.kind, UNKNOWN, f"UNKNOWN - {why}", took))
         return results
 
     def close(self) -> None:

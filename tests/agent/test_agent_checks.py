@@ -327,5 +327,6 @@ def test_a_hung_check_never_blocks_the_collection(tmp_path: Path) -> None:
     assert first["stuck"].status == UNKNOWN
     assert "timed out" in first["stuck"].output
     assert second["stuck"].status == UNKNOWN
+    assert "still hung" in second["stuck"].output
     assert stuck.calls == 1  # not started again while still stuck
     stuck.release.set()
