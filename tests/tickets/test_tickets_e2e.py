@@ -313,3 +313,47 @@ def test_the_sweep_breaches_and_escalates_once(site: tuple[Collector, Receiver, 
         'upkeep_sla_breaches_total{customer="acme",kind="response"}'
         in httpx.get(f"{c.base_url}/metrics").text
     )
+
+
+def test_maintenance_engineers_and_kb_endpoints(site: tuple[Collector, Receiver, Mailbox]) -> None:
+    c, _, _ = site
+    base = c.base_url
+    admin = auth(c.token("admin"))
+    eng = auth(c.token("engineer"))
+    globex = auth(c.token("viewer", customer="globex"))
+    r = httpx.post(
+        f"{base}/api/v1/maintenance",
+        json={"customer": "acme", "duration": "1h", "reason": "ups"},
+        headers=eng,
+    )
+    assert r.status_code == 201, r.text
+    wid = r.json()["id"]
+    assert r.json()["open"] is True
+    assert wid in [w["id"] for w in httpx.get(f"{base}/api/v1/maintenance", headers=eng).json()]
+    assert httpx.get(f"{base}/api/v1/maintenance", headers=globex).json() == []
+    bad = httpx.post(
+        f"{base}/api/v1/maintenance",
+        json={"customer": "acme", "recurrence": {"days": ["funday"], "at": "02:00", "duration": "1h"}},
+        headers=eng,
+    )
+    assert (bad.status_code, bad.json()["field"]) == (422, "recurrence.days")
+    assert httpx.post(f"{base}/api/v1/maintenance/{wid}/end", headers=globex).status_code == 403
+    assert httpx.post(f"{base}/api/v1/maintenance/{wid}/end", headers=eng).status_code == 204
+    assert wid not in [w["id"] for w in httpx.get(f"{base}/api/v1/maintenance", headers=eng).json()]
+
+    new = {
+        "name": "zhou",
+        "skills": ["oracle"],
+        "shifts": [{"days": ["sat", "sun"], "start": "08:00", "end": "20:00"}],
+    }
+    assert httpx.post(f"{base}/api/v1/engineers", json=new, headers=eng).status_code == 403
+    assert httpx.post(f"{base}/api/v1/engineers", json=new, headers=admin).status_code == 201
+    assert httpx.post(f"{base}/api/v1/engineers", json={"name": "li"}, headers=admin).status_code == 409
+    wrong = httpx.post(f"{base}/api/v1/engineers", json={"name": "x", "role": "boss"}, headers=admin)
+    assert (wrong.status_code, wrong.json()["field"]) == (422, "role")
+    names = [e["name"] for e in httpx.get(f"{base}/api/v1/engineers", headers=eng).json()]
+    assert "zhou" in names
+    assert "li" in names
+    assert httpx.delete(f"{base}/api/v1/engineers/zhou", headers=admin).status_code == 204
+    assert httpx.delete(f"{base}/api/v1/engineers/zhou", headers=admin).status_code == 404
+    assert httpx.get(f"{base}/api/v1/kb", params={"q": ""}, headers=eng).status_code == 422
