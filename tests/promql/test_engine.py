@@ -291,3 +291,38 @@ def test_anything_else_is_refused_at_compile_time(text: str, name: str | None) -
     if name is not None:
         assert isinstance(caught.value, UnsupportedExpression)
         assert caught.value.name == name
+
+
+# -- caches ------------------------------------------------------------------------------------------
+
+def test_results_follow_the_window_as_series_come_and_go() -> None:
+    w = _window(("x", {"host": "a"}, [(0, 1)]))
+    expr = compile_expr('sum by (host) (x{host=~"a|b"}) * 2')
+    assert _eval(expr.text, w, 0) == {(("host", "a"),): 2.0}
+    assert expr.evaluate(w, 0)[0].value == 2.0  # type: ignore[index]
+    w.append("b", "x", {"host": "b"}, 10, 5)
+    assert {s.labels["host"]: s.value for s in expr.evaluate(w, 10)} == {"a": 2.0, "b": 10.0}  # type: ignore[union-attr]
+    w.trim(1e9 + 5)  # retention 1e9: the sample at 0 goes, and series a with it
+    assert {s.labels["host"]: s.value for s in expr.evaluate(w, 10)} == {"b": 10.0}  # type: ignore[union-attr]
+
+
+def test_a_shared_cache_gives_the_results_of_separate_evaluations() -> None:
+    from collector.core.promql import EvaluationCache
+
+    w = _window(("x", {"host": "a"}, [(0, 1), (60, 2)]), ("x", {"host": "b"}, [(0, 5), (60, 5)]))
+    texts = ["rate(x[5m]) > 0", "rate(x[5m]) * 60", "sum(rate(x[5m]))", "x", "timestamp(x)", "x offset 1m"]
+
+    def values(t: float, cache: EvaluationCache | None) -> list[list[float]]:
+        out = []
+        for text in texts:
+            result = compile_expr(text).evaluate(w, t, cache=cache)
+            assert isinstance(result, list)
+            out.append(sorted(s.value for s in result))
+        return out
+
+    cache = EvaluationCache()
+    assert values(60.0, cache) == values(60.0, None)
+    w.append("a", "x", {"host": "a"}, 120, 8)
+    # A new instant starts the cache over, so the new sample is seen.
+    assert values(120.0, cache) == values(120.0, None)
+    assert values(120.0, cache)[3] == [5.0, 8.0]

@@ -32,21 +32,14 @@ class EvaluationError(PromQLError):
 
 
 class Sample:
-    """One element of an instant vector: a label set and a value.
+    """One element of an instant vector: a label set (``__name__`` included where PromQL keeps it)
+    and a value."""
 
-    ``key`` orders samples the way Prometheus orders them (the label set of the series they came
-    from), which fixes the order floating-point sums are taken in; it is not part of the result.
-    """
+    __slots__ = ("labels", "value")
 
-    __slots__ = ("key", "labels", "ts", "value")
-
-    def __init__(
-        self, labels: dict[str, str], value: float, key: LabelKey = (), ts: float | None = None
-    ) -> None:
+    def __init__(self, labels: dict[str, str], value: float) -> None:
         self.labels = labels
         self.value = value
-        self.key = key
-        self.ts = ts
 
     def __repr__(self) -> str:
         return f"Sample({self.labels!r}, {self.value!r})"
