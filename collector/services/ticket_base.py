@@ -94,7 +94,8 @@ class TicketBase:
 
     # --- SLA ----------------------------------------------------------------------------------
 
-    def pauses(self, row: TicketRow, now: float | None = None) -> list[tuple[datetime, datetime]]:
+    def pauses(self, row: TicketRow) -> list[tuple[datetime, datetime]]:
+        """The stretches the SLA clock stood still; a wait still running ends at FOREVER."""
         out = [(dt(a), dt(b)) for a, b in row.pauses]
         if row.waiting_since is not None:
             out.append((dt(row.waiting_since), FOREVER))

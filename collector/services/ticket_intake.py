@@ -114,7 +114,7 @@ class IntakeMixin(TicketBase):
 
     def on_alert(self, conn: Connection, a: AlertInput, now: float) -> dict[str, Any]:
         """Apply one alert change; returns what happened (``opened``, ``updated``, ``suppressed``...)."""
-        windows = load_windows(conn, self.contracts)
+        windows = load_windows(conn, self.contracts, dt(now))
         inside = suppressing(windows, a.customer, a.host, a.labels, dt(now))  # type: ignore[arg-type]
         if inside is not None:
             self._suppress(conn, inside.id, a, now)

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, time
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.engine import Connection, RowMapping
 
 from collector.config.contracts import WEEKDAYS
@@ -53,10 +53,15 @@ def _window(m: RowMapping, contracts: Contracts) -> MaintenanceWindow:
 
 
 def load_windows(
-    conn: Connection, contracts: Contracts, *, include_finished: bool = False
+    conn: Connection, contracts: Contracts, now: datetime | None = None
 ) -> list[MaintenanceWindow]:
-    rows = conn.execute(select(store.maintenance_windows).order_by(store.maintenance_windows.c.id)).mappings()
-    return [_window(m, contracts) for m in rows if include_finished or m["ended_at"] is None or True]
+    """The windows, oldest first; given ``now``, only those that may still be open (not finished)."""
+    t = store.maintenance_windows
+    q = select(t).order_by(t.c.id)
+    if now is not None:
+        at = now.timestamp()
+        q = q.where(or_(t.c.ended_at.is_(None), t.c.ended_at > at), or_(t.c.ends.is_(None), t.c.ends > at))
+    return [_window(m, contracts) for m in conn.execute(q).mappings()]
 
 
 def window_json(w: MaintenanceWindow, now: datetime) -> dict[str, Any]:

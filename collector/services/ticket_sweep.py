@@ -179,7 +179,7 @@ class SweepMixin(TicketBase):
     def _release_suppressed(self, conn: Connection, now: datetime) -> int:
         """Open the tickets of alerts still firing when the window that suppressed them ended."""
         t = store.suppressed_alerts
-        windows = {w.id: w for w in load_windows(conn, self.contracts)}
+        windows = {w.id: w for w in load_windows(conn, self.contracts, now)}
         pending = conn.execute(select(t).where(t.c.released_at.is_(None))).mappings().all()
         n = 0
         for m in pending:
