@@ -39,6 +39,7 @@ def render(text: str, data: TemplateData = DATA) -> str:
         ("a {{- \" b \" -}} c", "a b c"),
         ("{{/* a comment */}}x", "x"),
         ("{{ $x := \"v\" }}{{ $x }}{{ $x = \"w\" }}{{ $x }}", "vw"),
+        ("{{ $x := 1 }}{{ if true }}{{ $x := 2 }}{{ $x }}{{ end }}{{ $x }}", "21"),
         ("{{ $labels.host | toUpper }} {{ \"MiXeD\" | toLower }} {{ title \"disk full-now\" }}",
          "WEB1 mixed Disk Full-Now"),
         ("{{ humanize1024 1073741824.0 }} {{ humanizePercentage 0.1234 }}", "1Gi 12.34%"),
@@ -68,7 +69,8 @@ def test_int_and_float_do_not_compare_as_in_go() -> None:
 @pytest.mark.parametrize(
     "text",
     ["{{ query \"up\" }}", "{{ if $value }}", "{{ end }}", "{{ else }}", "{{ $value",
-     "{{ range $labels }}{{ end }}", "{{ \"a\" \"b\" }}", "{{ | toUpper }}"],
+     "{{ range $labels }}{{ end }}", "{{ \"a\" \"b\" }}", "{{ | toUpper }}", "{{ $nope }}",
+     "{{ $y = 1 }}", "{{ if true }}{{ $z := 1 }}{{ end }}{{ $z }}"],
 )
 def test_a_bad_template_is_refused_when_parsed(text: str) -> None:
     with pytest.raises(TemplateError):

@@ -59,6 +59,7 @@ class Arg:
 class Pipe:
     cmds: list[list[Arg]]
     decl: str | None = None
+    assign: bool = False  # ``$x = ...`` changes an existing variable; ``$x := ...`` declares one
 
 
 @dataclass
@@ -104,6 +105,8 @@ class _Parser:
     def __init__(self, source: str, funcs: Mapping[str, Callable[..., Any]]) -> None:
         self.source = source
         self.funcs = funcs
+        # Variables in scope, innermost last: Go refuses an undefined one when the template parses.
+        self.scopes: list[set[str]] = [{"$", "$labels", "$value", "$externalLabels", "$externalURL"}]
 
     def tokens(self, text: str) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
@@ -130,9 +133,12 @@ class _Parser:
         return out
 
     def pipeline(self, toks: list[tuple[str, str]]) -> Pipe:
-        decl = None
+        decl, assign = None, False
         if len(toks) >= 2 and toks[0][0] == "var" and toks[1][0] in {"decl", "assign"}:
             decl = toks[0][1]
+            assign = toks[1][0] == "assign"
+            if assign and not self.defined(decl):
+                raise TemplateError(f"undefined variable: {decl}")
             toks = toks[2:]
         cmds: list[list[Arg]] = [[]]
         i = 0
@@ -161,10 +167,12 @@ class _Parser:
             i += 1
         if any(not c for c in cmds):
             raise TemplateError("missing command in pipeline")
+        if decl is not None:
+            self.scopes[-1].add(decl)
         for c in cmds:
             if c[0].kind != "func" and len(c) > 1:
                 raise TemplateError(f"can't give argument to non-function {self.show(c[0])}")
-        return Pipe(cmds, decl)
+        return Pipe(cmds, decl, assign)
 
     def operand(self, kind: str, text: str) -> Arg:
         if kind in {"str", "raw"}:
@@ -173,6 +181,8 @@ class _Parser:
             return Arg("const", _number(text))
         if kind == "var":
             name, *rest = text.split(".")
+            if not self.defined(name):
+                raise TemplateError(f"undefined variable: {name}")
             return Arg("var", name, tuple(rest))
         if kind == "field":
             return Arg("dot", None, tuple(text.split(".")[1:]) if text != "." else ())
@@ -187,6 +197,9 @@ class _Parser:
                 raise TemplateError(f'function "{text}" not defined')
             return Arg("func", text)
         raise TemplateError(f"unexpected {text!r} in operand")
+
+    def defined(self, name: str) -> bool:
+        return any(name in scope for scope in self.scopes)
 
     @staticmethod
     def show(arg: Arg) -> str:
@@ -232,6 +245,7 @@ class _Parser:
             head = toks[0][1] if toks[0][0] == "ident" else ""
             if head == "if":
                 node = IfNode(self.pipeline(toks[1:]))
+                self.scopes.append(set())
                 current.append(node)
                 stack.append((node, current))
                 current = node.then
@@ -240,17 +254,20 @@ class _Parser:
                     raise TemplateError("unexpected {{else}}")
                 node, _ = stack[-1]
                 if len(toks) > 1 and toks[1] == ("ident", "if"):
+                    self.scopes[-1] = set()
                     nested = IfNode(self.pipeline(toks[2:]))
                     node.otherwise.append(nested)
                     # "else if" closes with the outer "end": replace the frame, keep the outer parent.
                     stack[-1] = (nested, stack[-1][1])
                     current = nested.then
                 else:
+                    self.scopes[-1] = set()
                     current = node.otherwise
             elif head == "end":
                 if not stack:
                     raise TemplateError("unexpected {{end}}")
                 _, current = stack.pop()
+                self.scopes.pop()
             elif head in _KEYWORDS:
                 raise TemplateError(f"{{{{{head}}}}} is not supported in rule templates")
             else:
@@ -352,12 +369,10 @@ class Template:
         for cmd in pipe.cmds:
             value = self._cmd(cmd, data, scope, value)
         if pipe.decl is not None:
-            for frame in reversed(scope):
-                if pipe.decl in frame:
-                    frame[pipe.decl] = value
-                    break
-            else:
-                scope[-1][pipe.decl] = value
+            target = scope[-1]
+            if pipe.assign:
+                target = next((f for f in reversed(scope) if pipe.decl in f), target)
+            target[pipe.decl] = value
         return value
 
     def _cmd(self, cmd: list[Arg], data: TemplateData, scope: list[dict[str, Any]], piped: Any) -> Any:
