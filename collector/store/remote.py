@@ -191,11 +191,16 @@ def _visible_run_ids(customers: Sequence[str]) -> Any:
 def list_runs(conn: Connection, *, customers: Iterable[str] | None = None, host: str | None = None,
               playbook: str | None = None, ticket_id: str | None = None, limit: int = 100) -> list[Run]:
     """Runs newest first, without host details; ``customers`` limits to runs touching their hosts."""
+    customers = list(customers) if customers is not None else None
     q = select(playbook_runs).order_by(playbook_runs.c.started_at.desc(), playbook_runs.c.id).limit(limit)
     if customers is not None:
-        q = q.where(playbook_runs.c.id.in_(_visible_run_ids(list(customers))))
+        q = q.where(playbook_runs.c.id.in_(_visible_run_ids(customers)))
     if host is not None:
-        q = q.where(playbook_runs.c.id.in_(select(run_hosts.c.run_id).where(run_hosts.c.host == host)))
+        on_host = select(run_hosts.c.run_id).where(run_hosts.c.host == host)
+        if customers is not None:
+            # The host filter must not reveal a run on another customer's host of the same name.
+            on_host = on_host.where(run_hosts.c.customer.in_(list(customers)))
+        q = q.where(playbook_runs.c.id.in_(on_host))
     if playbook is not None:
         q = q.where(playbook_runs.c.playbook == playbook)
     if ticket_id is not None:
