@@ -35,6 +35,8 @@ class Agent:
         self.state = AgentState(cfg.state_dir)
         self.agent_id = self.state.agent_id
         self.spool = Spool(self.state.subdir("spool"), cfg.spool.max_bytes, cfg.spool.max_age)
+        # Reports that outlived the bound while the agent was stopped go before any is sent.
+        self.spool.enforce(time.time())
         url = cfg.collector.url or self.state.collector_url
         self.shipper: Shipper | None = None
         if url:
