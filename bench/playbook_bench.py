@@ -156,6 +156,7 @@ def main() -> int:
     version = subprocess.run([str(ansible), "--version"], capture_output=True, text=True).stdout
     version = version.splitlines()[0] if version else "ansible"
     cmds = commands()
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="upkeep-bench-") as tmp:
         work = Path(tmp)
         lab = SshLab(work / "lab")
@@ -186,13 +187,16 @@ def main() -> int:
                 print(f"round {r + 1}: {latest}", flush=True)
         finally:
             lab.stop()
+    load_after = os.getloadavg()[0]
     med = {k: statistics.median(v) for k, v in results.items()}
     when = datetime.now(UTC).strftime("%Y-%m-%d")
     ratio = {k: med[k] / med["upkeep"] for k in med}
     rounds = "; ".join(f"{k} " + "/".join(f"{x:.2f}" for x in v) for k, v in results.items())
     text = f"""## Remote diagnosis: disk-usage playbook over {args.hosts} hosts
 
-Measured {when} on this machine ({os.cpu_count()} cores, shared), {args.hosts} SSH hosts (ports of
+Measured {when} on this machine ({os.cpu_count()} cores shared with other work: load average
+{load_before:.1f} before, {load_after:.1f} after, so absolute times are inflated alike for all four),
+{args.hosts} SSH hosts (ports of
 {len(lab.servers)} real sshd processes on 127.0.0.1), {args.forks} at a time, the same four commands
 (the disk-usage playbook's steps for `path=/etc`), medians of {args.repeat} rounds run side by side.
 
@@ -205,6 +209,8 @@ Measured {when} on this machine ({os.cpu_count()} cores, shared), {args.hosts} S
 
 Goals: at least 5x Ansible's default, 2.5x Ansible with pipelining, no slower than plain OpenSSH
 (ratio >= 1.0). Every round, in seconds: {rounds}.
+Plain OpenSSH gets the easiest task: the four commands joined into one session per host, where
+upkeep opens one exec channel per step on its one connection per host and stores every result.
 
     .venv/bin/python bench/playbook_bench.py --hosts {args.hosts} --forks {args.forks} --repeat {args.repeat}
 """
