@@ -17,11 +17,18 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import math
 import platform
+import shutil
+import socket
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
+import urllib.parse
+import urllib.request
 from array import array
 from pathlib import Path
 
@@ -216,11 +223,96 @@ def measure(
     return cold, statistics.median(warm), alerts
 
 
+# -- the peer: Prometheus' own engine over the same series -------------------------------------
+
+def _openmetrics(window: RecentWindow, path: Path) -> None:
+    with path.open("w", encoding="utf-8") as out:
+        for name in sorted(window.names()):
+            for s in window.series_named(name):
+                inner = ",".join(f'{k}="{v}"' for k, v in sorted(s.labels.items()) if k != "__name__")
+                head = f"{name}{{{inner}}} "
+                out.writelines(f"{head}{v!r} {t:.3f}\n" for t, v in zip(s.ts, s.vs, strict=True))
+        out.write("# EOF\n")
+
+
+def peer_rounds(hosts: int, texts: list[str], repeat: int) -> tuple[float, float, float] | None:
+    """Wall time of our first round, the median of our next rounds, and the median round of the
+    same queries in a real Prometheus over the same series; None without Prometheus installed."""
+    prometheus, promtool = shutil.which("prometheus"), shutil.which("promtool")
+    if prometheus is None or promtool is None:
+        return None
+    shapes = Shapes()
+    window = build_window(hosts, shapes)
+    exprs = [compile_expr(t) for t in texts]
+
+    def our_round() -> float:
+        cache = EvaluationCache()
+        start = time.perf_counter()
+        for e in exprs:
+            e.evaluate(window, NOW, cache=cache)
+        return time.perf_counter() - start
+
+    first = our_round()
+    ours = statistics.median(our_round() for _ in range(repeat))
+    results = [e.evaluate(window, NOW) for e in exprs]
+    ours_found = [len(r) if isinstance(r, list) else 1 for r in results]
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        _openmetrics(window, folder / "series.om")
+        subprocess.run([promtool, "tsdb", "create-blocks-from", "openmetrics", "series.om", "data"],
+                       cwd=folder, check=True, capture_output=True, timeout=1800)
+        (folder / "prometheus.yml").write_text("global: {}\n", encoding="utf-8")
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        server = subprocess.Popen(
+            [prometheus, "--config.file=prometheus.yml", "--storage.tsdb.path=data",
+             "--storage.tsdb.retention.time=100y", f"--web.listen-address=127.0.0.1:{port}"],
+            cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            for _ in range(600):
+                try:
+                    with urllib.request.urlopen(f"{base}/-/ready", timeout=2) as r:
+                        if r.status == 200:
+                            break
+                except OSError:
+                    time.sleep(0.2)
+
+            found: list[int] = []
+
+            def prometheus_round() -> float:
+                found.clear()
+                start = time.perf_counter()
+                for t in texts:
+                    query = urllib.parse.urlencode({"query": t, "time": f"{NOW:.3f}"})
+                    with urllib.request.urlopen(f"{base}/api/v1/query?{query}", timeout=120) as r:
+                        answer = json.load(r)
+                    if answer["status"] != "success":
+                        raise RuntimeError(f"Prometheus failed {t!r}")
+                    found.append(len(answer["data"]["result"]))
+                return time.perf_counter() - start
+
+            prometheus_round()  # load what the queries touch, as a running server has it
+            if found != ours_found:
+                raise RuntimeError(f"Prometheus and upkeep disagree on result sizes: {found} != {ours_found}")
+            theirs = statistics.median(prometheus_round() for _ in range(repeat))
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+    return first, ours, theirs
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hosts", default="1000,3000,10000")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
+    parser.add_argument(
+        "--peer-hosts", type=int, default=100, help="hosts for the side-by-side run with Prometheus; 0: none"
+    )
     args = parser.parse_args()
     sizes = [int(x) for x in args.hosts.split(",")]
     texts, source = load_rules()
@@ -265,15 +357,44 @@ def main() -> int:
             f"| {n:,} | {series:,} | {samples:,} | {cold * 1000:,.0f} ms | {warm * 1000:,.0f} ms"
             f" | {warm / n * 1e6:,.0f} µs | {warm / n / base:.2f} |"
         )
+    if args.peer_hosts:
+        found = peer_rounds(args.peer_hosts, [c.text for c in compiled], args.repeat)
+        if found is not None:
+            first, ours, theirs = found
+            print(f"peer at {args.peer_hosts} hosts: ours {first * 1000:.1f} ms first, {ours * 1000:.1f} ms"
+                  f" then; Prometheus {theirs * 1000:.1f} ms")
+            lines += [
+                "",
+                f"Side by side with the peer, Prometheus {_version('prometheus')}: its own engine over the",
+                "same series (written to a TSDB with promtool), the same expressions as instant queries",
+                f"over HTTP at the same instant; {args.peer_hosts} hosts, wall time, median of {args.repeat}",
+                "rounds after one warm-up round. Ours: the first round (cold caches), then the median of",
+                "rounds at the same instant (warm caches, as a steady rule loop has them). Both engines",
+                "return the same number of samples for every expression (checked).",
+                "",
+                "| hosts | upkeep first round | upkeep warm round | Prometheus | ratio (warm / Prometheus) |",
+                "|---:|---:|---:|---:|---:|",
+                f"| {args.peer_hosts:,} | {first * 1000:,.1f} ms | {ours * 1000:,.1f} ms"
+                f" | {theirs * 1000:,.1f} ms | {ours / theirs:.2f} |",
+            ]
     if refused:
         lines += ["", "Refused at compile time (not evaluated): " + "; ".join(refused)]
     lines += ["", "Command: `.venv/bin/python bench/rules_bench.py --hosts "
-              f"{args.hosts} --repeat {args.repeat}`", "<!-- /bench:rules -->"]
+              f"{args.hosts} --repeat {args.repeat} --peer-hosts {args.peer_hosts}`", "<!-- /bench:rules -->"]
     section = "\n".join(lines)
     print(section)
     if not args.no_write:
         write_section(ROOT / "BENCHMARKS.md", section)
     return 0
+
+
+def _version(binary: str) -> str:
+    found = shutil.which(binary)
+    if found is None:
+        return "?"
+    out = subprocess.run([found, "--version"], capture_output=True, text=True, timeout=30)
+    words = (out.stdout or out.stderr).split()
+    return words[2] if len(words) > 2 else "?"
 
 
 def write_section(path: Path, section: str) -> None:
