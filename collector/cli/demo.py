@@ -225,12 +225,23 @@ def start_collector(demo: Demo) -> Child:
 
 
 def create_tokens(demo: Demo) -> tuple[str, str]:
-    """An admin API token (printed, for curl) and an enrollment token for the agent's customer."""
+    """An admin API token (printed, for curl) and an enrollment token for the agent's customer.
+
+    The admin token is made as an operator makes one, with `upkeep tokens create`; the
+    enrollment token then through the API, which saves starting another process.
+    """
     admin = _last_word(
         run_command(demo, demo.upkeep("tokens", "create", "--role", "admin", "--name", "demo"))
     )
-    enroll = _last_word(run_command(demo, demo.upkeep("enroll", "create", "--customer", AGENT_CUSTOMER)))
-    return admin, enroll
+    r = httpx.post(
+        f"{demo.url}/api/v1/enrollment-tokens",
+        headers={"Authorization": f"Bearer {admin}"},
+        json={"customer": AGENT_CUSTOMER, "expires": "1h"},
+        timeout=30,
+    )
+    if r.status_code != 201:
+        raise UpkeepError(f"the collector refused an enrollment token ({r.status_code}: {r.text[:200]})")
+    return admin, str(r.json()["token"])
 
 
 def _last_word(output: str) -> str:
@@ -241,12 +252,14 @@ def _last_word(output: str) -> str:
 def write_agent_config(demo: Demo) -> tuple[Path, str]:
     """agent.yaml for this machine: plain http to the demo collector, its own /metrics, three checks.
 
-    The checks show each outcome: the collector's process and health URL are OK; a "backup
-    service" that is never started stays CRITICAL, so a shipped rule fires and opens a ticket.
+    The checks show each outcome: the collector's health URL and port are OK; the demo's "backup
+    daemon" never runs, so its process check is CRITICAL and the shipped ProcessMissing rule fires
+    (after its 2 minutes) and opens a ticket.
     """
     agent_dir = demo.data_dir / "agent"
     agent_dir.mkdir(exist_ok=True)
     metrics = f"127.0.0.1:{_free_port()}"
+    port = int(demo.listen.rsplit(":", 1)[1])
     cfg = {
         "collector": {"url": demo.url, "allow_plaintext": True},
         "state_dir": str(agent_dir / "state"),
@@ -254,13 +267,8 @@ def write_agent_config(demo: Demo) -> tuple[Path, str]:
         "metrics": {"listen": metrics},
         "checks": [
             {"name": "collector-health", "kind": "http", "url": f"{demo.url}/healthz"},
-            {
-                "name": "collector-port",
-                "kind": "tcp",
-                "host": "127.0.0.1",
-                "port": int(demo.listen.rsplit(":", 1)[1]),
-            },
-            {"name": "demo-backup-service", "kind": "tcp", "host": "127.0.0.1", "port": _free_port()},
+            {"name": "collector-port", "kind": "tcp", "host": "127.0.0.1", "port": port},
+            {"name": "demo-backup-daemon", "kind": "process", "name_pattern": "^upkeep-demo-backupd$"},
         ],
     }
     path = agent_dir / "agent.yaml"
@@ -319,8 +327,8 @@ def banner(demo: Demo, admin_token: str, agent_metrics: str) -> str:
         f"  {cli} alerts list",
         f"  curl -H 'Authorization: Bearer {admin_token}' {demo.url}/api/v1/tickets",
         "",
-        "A demo check (demo-backup-service) is CRITICAL on purpose: a shipped rule fires and opens",
-        "a ticket once its `for:` has passed.",
+        "The demo's backup daemon is missing on purpose: within about two minutes the shipped",
+        "ProcessMissing rule fires and `tickets list` shows the ticket it opened.",
     ]
     lines += [f"note: {n}" for n in demo.notes]
     return "\n".join(lines) + "\n"
