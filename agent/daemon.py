@@ -101,18 +101,22 @@ def run(cfg: AgentConfig) -> int:
     log.info("agent %s running: interval %gs, collector %s, %d reports spooled", agent.agent_id, cfg.interval,
              agent.shipper.endpoint.base_url if agent.shipper else "none", agent.spool.reports)
     rng = random.Random()
-    next_at = time.monotonic() + rng.uniform(0, cfg.jitter * cfg.interval)
+    spread = cfg.jitter * cfg.interval
+    # A fixed random phase spreads a fleet over the interval; a little noise per cycle keeps
+    # agents that happen to share a phase from staying in step.
+    slot = time.monotonic() + rng.uniform(0, spread)
+    next_at = slot
     while not stop.wait(max(0.0, next_at - time.monotonic())):
         try:
             agent.cycle()
         except OSError as exc:
             # A full disk or a vanished state directory: keep collecting, the next write may succeed.
-            log.error("collection %s could not be spooled: %s", agent.cfg.state_dir, exc)
-        next_at += cfg.interval
+            log.error("collection could not be spooled in %s: %s", agent.cfg.state_dir, exc)
+        slot += cfg.interval
         now = time.monotonic()
-        if next_at < now:  # we fell behind (suspend, overload): skip missed slots, no burst
-            next_at = now + cfg.interval
-        next_at += rng.uniform(-0.5, 0.5) * cfg.jitter * cfg.interval * 0.2
+        if slot < now:  # we fell behind (suspend, overload): skip missed slots, no burst
+            slot = now + cfg.interval
+        next_at = slot + rng.uniform(0, spread * 0.1)
     if agent.shipper is not None and ship_thread is not None:
         agent.shipper.stop()
         ship_thread.join(cfg.collector.timeout + 1)
