@@ -122,7 +122,7 @@ class Shipper:
             self.push_failures_total += 1
             wait = retry_after_seconds(got.get("retry-after"), time.time())
             wait = backoff_delay(max(1, self.failures), self._rand()) if wait is None else wait
-            wait = min(wait, RETRY_AFTER_CAP)
+            wait = min(max(wait, 1.0), RETRY_AFTER_CAP)  # "Retry-After: 0" must not become a busy loop
             log.warning("collector is rate-limiting this host (429); next push in %.1fs", wait)
             self._not_before = self._clock() + wait
             return wait
