@@ -64,7 +64,9 @@ def test_regex_matchers_are_fully_anchored_and_match_missing_labels_as_empty() -
 def test_offset_moves_the_evaluation_time_back() -> None:
     w = _window(("x", {}, [(0, 1), (60, 2), (120, 3)]))
     assert _one("x offset 1m", w, 120.0) == 2.0
-    assert _one("x offset -1m", w, 60.0) == 3.0
+    assert _one("x offset 90s", w, 120.0) == 1.0
+    with pytest.raises(UnsupportedExpression, match="negative offset"):
+        compile_expr("x offset -1m")
 
 
 # -- rate family ---------------------------------------------------------------------------------
@@ -107,6 +109,7 @@ def test_deriv_and_predict_linear_fit_a_least_squares_line() -> None:
 def test_arithmetic_drops_the_name_and_comparisons_keep_it_unless_bool() -> None:
     w = _window(("x", {"host": "a"}, [(0, 5)]))
     assert _eval("x * 2", w, 0) == {(("host", "a"),): 10.0}
+    assert list(_eval("x atan2 0", w, 0)) == [(("__name__", "x"), ("host", "a"))]  # as in Prometheus 2.x
     assert _eval("x > 1", w, 0) == {(("__name__", "x"), ("host", "a")): 5.0}
     assert _eval("1 < x", w, 0) == {(("__name__", "x"), ("host", "a")): 5.0}
     assert _eval("x > bool 7", w, 0) == {(("host", "a"),): 0.0}

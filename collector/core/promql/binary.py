@@ -40,6 +40,8 @@ COMPARISON: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le,
 }
 SET_OPERATORS = {"and", "or", "unless"}
+# Prometheus 2.x drops the metric name for these alone: atan2 and comparisons keep it.
+DROPS_NAME = {"+", "-", "*", "/", "%", "^"}
 
 
 @dataclass(frozen=True)
@@ -79,8 +81,10 @@ class Binary(Node):
             self.one_name = lhs.one_name and op != "or"
         elif op in COMPARISON and not return_bool:
             self.one_name = lhs.one_name if lhs.kind == "vector" else rhs.one_name
+        elif op in DROPS_NAME or return_bool:
+            self.one_name = True
         else:
-            self.one_name = True  # arithmetic and bool drop the name
+            self.one_name = lhs.one_name and rhs.one_name
 
     def children(self) -> tuple[Node, ...]:
         return (self.lhs, self.rhs)
@@ -121,6 +125,8 @@ class Binary(Node):
             return Vector(list(compress(vec.labels, keep)), list(compress(values, keep)))
         fn = ARITHMETIC[op]
         out = list(map(fn, repeat(scalar), values) if swap else map(fn, values, repeat(scalar)))
+        if op not in DROPS_NAME:
+            return Vector(vec.labels, out)
         return renamed(node, vec, Vector(self.drop.many(vec.labels), out))
 
     # -- vector and vector ---------------------------------------------------------------------
@@ -158,7 +164,7 @@ class Binary(Node):
                 values = list(compress(a, keep))
         else:
             values = list(map(ARITHMETIC[op], a, b))
-        drop = not is_cmp or self.return_bool
+        drop = op in DROPS_NAME or self.return_bool
         many_labels = lhs.labels
         if m.card == "one-to-one":
             sigs = [lsig[i] for i in left]
@@ -201,7 +207,7 @@ class Binary(Node):
     def _one_to_one_labels(self, many: Labels) -> Labels:
         """The result labels of one-to-one matching; the name goes unless this is a filter."""
         m = self.matching
-        keep_name = self.op in COMPARISON  # ``bool`` drops it afterwards
+        keep_name = self.op not in DROPS_NAME  # ``bool`` drops it afterwards
         if m.on:
             return {n: many[n] for n in m.labels if n in many and (n != "__name__" or keep_name)}
         if keep_name and not m.labels:

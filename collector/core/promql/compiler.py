@@ -121,7 +121,12 @@ class Compiler:
     def offset(self, vs: Any) -> float:
         if vs.at is not None:
             raise self.refuse("@ modifier")
-        return vs.offset.total_seconds() if vs.offset is not None else 0.0
+        seconds = vs.offset.total_seconds() if vs.offset is not None else 0.0
+        if seconds < 0:
+            # Prometheus 2.x does not read past the evaluation time with it (promtool shows as
+            # much), which our window would: refuse rather than disagree.
+            raise self.refuse("negative offset")
+        return seconds
 
     def matchers(self, vs: Any) -> list[tuple[str, str, str]]:
         if vs.matchers.or_matchers:
