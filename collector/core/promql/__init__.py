@@ -15,8 +15,16 @@ by/without; rate irate increase delta idelta deriv predict_linear changes resets
 avg/min/max/sum/count/last/present/stddev/stdvar/quantile_over_time; absent absent_over_time
 time timestamp vector scalar abs ceil floor round exp ln log2 log10 sqrt sgn clamp clamp_min
 clamp_max label_replace label_join sort sort_desc minute hour day_of_week day_of_month month
-year. Refused: the @ modifier, subqueries, count_values, quantile, histograms and every other
-function.
+year. Refused: the @ modifier, negative offsets, subqueries, count_values, quantile, limitk,
+histograms and every other function.
+
+Semantics are Prometheus 2.x's (the release whose promtool checks our rule files, and which the
+tests compare against): closed ranges ``[t - range, t]`` and lookback ``[t - 5m, t]``; atan2 and
+comparisons keep ``__name__``, other arithmetic drops it; last_over_time keeps it. deriv() and
+predict_linear() over ranges of more than 120 samples use sliding sums (see regression.py).
+
+Evaluating a rule pack: pass one ``EvaluationCache`` to every ``evaluate`` of a round so rules
+sharing a subexpression compute it once.
 
 The same package reads promtool's rule-test notation (``parse_series_values``,
 ``load_input_series``) and checks ``promql_expr_test`` entries (``run_promql_expr_tests``).
