@@ -100,7 +100,7 @@ def test_amtool_accepts_the_alertmanager_config(tmp_path: Path) -> None:
 def test_the_collector_unit_is_hardened() -> None:
     lines = {line.strip() for line in UNIT.read_text().splitlines()}
     for directive in (
-        "DynamicUser=yes",
+        "User=upkeep",
         "StateDirectory=upkeep",
         "NoNewPrivileges=yes",
         "ProtectSystem=strict",
