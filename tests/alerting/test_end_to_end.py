@@ -110,6 +110,10 @@ def test_a_real_agent_crossing_a_filesystem_threshold_fires_in_the_collector(tmp
             assert [a["fingerprint"] for a in alerts_for(acme_only)] == [alert["fingerprint"]]
             assert alerts_for(globex_only) == []
             assert httpx.get(f"{c.base_url}/api/v1/alerts", timeout=10).status_code == 401
+            bogus = httpx.get(f"{c.base_url}/api/v1/alerts", params={"state": "bogus"},
+                              headers={"Authorization": f"Bearer {acme_only}"}, timeout=10)
+            assert bogus.status_code == 422
+            assert bogus.json()["field"] == "state"
 
             # The command line and /metrics agree.
             listed = json.loads(c.cli("alerts", "list", "--json").stdout)

@@ -225,3 +225,28 @@ def test_a_change_the_store_could_not_take_is_written_with_the_next_evaluation(
     with ctx.engine.connect() as conn:
         assert [c.state for _, c in store.undelivered(conn)] == ["firing"]
     assert [a.state for a in ctx.area("alerts").active()] == [AlertState.FIRING]
+
+
+def test_alerts_list_on_the_command_line(
+    make_ctx: Callable[[], AppContext], clock: FixedClock, alerting_config: Any, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import json
+
+    import yaml
+
+    from collector.cli import main as upkeep_main
+
+    ctx = make_ctx()
+    ctx.area("alerts").startup()
+    step(ctx, clock, 0, web1=5.0)
+    step(ctx, clock, 60, web1=5.0, web2=3.0)
+    config = tmp_path / "collector.yaml"
+    config.write_text(yaml.safe_dump(alerting_config.model_dump(mode="json", exclude_defaults=True)))
+    assert upkeep_main(["alerts", "list", "--json", "--config", str(config)]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert sorted((a["host"], a["state"]) for a in listed) == [("web1", "firing"), ("web2", "pending")]
+    assert upkeep_main(["alerts", "list", "--state", "firing", "--config", str(config)]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split()[:3] == ["STATE", "SEVERITY", "ALERT"]
+    assert [line.split()[:4] for line in table[1:]] == [["firing", "major", "LoadHigh", "web1"]]
