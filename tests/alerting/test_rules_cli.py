@@ -22,7 +22,10 @@ def write(path: Path, doc: object) -> Path:
     return path
 
 
-def test_check_names_file_rule_and_unsupported_construct(tmp_path: Path, capsys: Capture) -> None:
+def test_check_names_file_rule_and_unsupported_construct(
+    tmp_path: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no configuration, no data directory: only the parser is needed
     bad = write(tmp_path / "bad.yml", {"groups": [{"name": "g", "rules": [
         {"alert": "Quant", "expr": "quantile(0.9, node_load1) > 1"},
         {"alert": "Broken", "expr": "node_load1 >"},
@@ -46,6 +49,7 @@ def test_check_names_file_rule_and_unsupported_construct(tmp_path: Path, capsys:
     write(tmp_path / "yaml.yml", "groups: [\n")
     assert upkeep_main(["rules", "check", str(tmp_path / "yaml.yml")]) == 1
     assert "not valid YAML" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yml", "good.yml", "yaml.yml"]
 
 
 # Also run under promtool by test_promtool_differential.py.
