@@ -46,6 +46,8 @@ log = logging.getLogger("upkeep.ingest")
 
 MISSED_INTERVALS = 3
 MAX_PENDING_REPORTS = 50_000
+MAX_DEFERRED_JOBS = 20_000
+REBUILD_CHUNK = 2000
 
 
 @dataclass
@@ -82,6 +84,9 @@ class IngestService:
         self._generation = GenerationWatch(ctx.engine, "auth_generation")
         self._lock = threading.Lock()
         self._loaded = False
+        # While the window is being rebuilt after a start, new reports wait in _deferred.
+        self.rebuilding = False
+        self._deferred: list[tuple[Job, list[bool]]] = []
 
     # -- host state -------------------------------------------------------------------------
     def load_hosts(self) -> None:
@@ -201,48 +206,91 @@ class IngestService:
         host = self._hosts.get(job.host_id)
         if host is None:
             return
-        self._seen(host, job.received_at)
+        host.last_seen = max(host.last_seen or 0.0, job.received_at)
+        if host.status != "revoked":
+            host.status = "up"
+        if job.reports:
+            host.interval = job.reports[-1].interval
+        samples = sum(len(r.samples) for r, new in zip(job.reports, stored, strict=True) if new)
+        self.metrics.stored(sum(stored), len(stored) - sum(stored), samples)
+        if self.rebuilding:
+            # Applied once the rebuild has put the older samples in (the window refuses
+            # out-of-order samples). Past the cap they are dropped here: they are in the
+            # log, and the rebuild reads the log until it has caught up.
+            self._deferred.append((job, stored))
+            if len(self._deferred) > MAX_DEFERRED_JOBS:
+                self._deferred.clear()
+            return
+        self._apply(host, job, stored)
+
+    def _apply(self, host: HostState, job: Job, stored: list[bool]) -> None:
         window = self.ctx.window
-        samples = 0
+        # `up` first: it is the collector's own series, written at the collector's time.
+        window.append(host.name, "up", host.base_labels, job.received_at, 1.0)
         for r, new in zip(job.reports, stored, strict=True):
             if new:
                 window.append_report(host.name, host.base_labels, r.ts, r.samples)
-                samples += len(r.samples)
-        if job.reports:
-            host.interval = job.reports[-1].interval
-        self.metrics.stored(sum(stored), len(stored) - sum(stored), samples)
-
-    def _seen(self, host: HostState, now: float) -> None:
-        host.last_seen = max(host.last_seen or 0.0, now)
-        if host.status != "revoked":
-            host.status = "up"
-        self.ctx.window.append(host.name, "up", host.base_labels, now, 1.0)
 
     # -- start-up ---------------------------------------------------------------------------
     def startup(self) -> None:
-        """Load the inventory, rebuild the window from the report log, start the writer."""
+        """Load the inventory and start the writer; the window is rebuilt by ``rebuild_loop``
+        (or ``rebuild_window``) while ingest already runs."""
         self.load_hosts()
-        self.rebuild_window(_ts(self.ctx.clock.now()))
+        self.rebuilding = True
         self.writer.start()
 
-    def rebuild_window(self, now: float) -> int:
-        """Put the report log's last ``retention.window`` back into the window; returns reports read."""
-        names = {h.id: h for h in self._hosts.values()}
+    def _replay(self, reps: list[reportlog.LoggedReport]) -> None:
         window = self.ctx.window
-        n = 0
-        with self.ctx.engine.connect() as conn:
-            for rep in reportlog.reports_since(conn, now - window.retention):
-                host = names.get(rep.host_id)
-                if host is not None:
-                    window.append_report(host.name, host.base_labels, rep.ts, rep.samples)
-                    n += 1
-        for host in self._hosts.values():
+        for rep in reps:
+            host = self._hosts.get(rep.host_id)
+            if host is not None:
+                window.append_report(host.name, host.base_labels, rep.ts, rep.samples)
+
+    def _finish_rebuild(self, now: float, n: int) -> None:
+        deferred, self._deferred = self._deferred, []
+        for job, stored in deferred:
+            host = self._hosts.get(job.host_id)
+            if host is not None:
+                self._apply(host, job, stored)
+        for host in list(self._hosts.values()):
             if host.status == "revoked" or host.last_seen is None:
                 continue
             fresh = now - host.last_seen <= MISSED_INTERVALS * host.interval
-            window.append(host.name, "up", host.base_labels, now, 1.0 if fresh else 0.0)
+            self.ctx.window.append(host.name, "up", host.base_labels, now, 1.0 if fresh else 0.0)
+        self.rebuilding = False
         log.info("recent window rebuilt from %d reports", n)
+
+    def rebuild_window(self, now: float) -> int:
+        """Put the report log's last ``retention.window`` back into the window, at once; returns
+        the reports read. (The server uses ``rebuild_loop``, which does the same in chunks.)"""
+        n = 0
+        with self.ctx.engine.connect() as conn:
+            page = list(reportlog.reports_since(conn, now - self.ctx.window.retention))
+        self._replay(page)
+        n = len(page)
+        self._finish_rebuild(now, n)
         return n
+
+    async def rebuild_loop(self, stop: asyncio.Event) -> None:
+        """The server's rebuild: reads the log in chunks off the event loop, appends on it."""
+        if not self.rebuilding:
+            return
+        now = _ts(self.ctx.clock.now())
+        after = (now - self.ctx.window.retention, -1)
+        n = 0
+
+        def read(after: tuple[float, int]) -> list[reportlog.LoggedReport]:
+            with self.ctx.engine.connect() as conn:
+                return reportlog.reports_page(conn, after, REBUILD_CHUNK)
+
+        while not stop.is_set():
+            page = await asyncio.to_thread(read, after)
+            if not page:
+                break
+            self._replay(page)
+            n += len(page)
+            after = (page[-1].ts, page[-1].id)
+        self._finish_rebuild(_ts(self.ctx.clock.now()), n)
 
     def close(self) -> None:
         self.writer.stop()
@@ -256,6 +304,8 @@ def sweep_heartbeats(ctx: AppContext, now: float) -> list[str]:
     Touches the window, so call it on the thread that owns the window (the server's event loop).
     """
     svc: IngestService = ctx.area("ingest")
+    if svc.rebuilding:
+        return []  # an `up` 0 now would come before samples the rebuild still has to add
     if not svc._loaded:
         svc.load_hosts()
     down: list[HostState] = []
@@ -374,4 +424,4 @@ def install(ctx: AppContext) -> None:
             except Exception:
                 log.exception("retention failed")
 
-    ctx.background.extend([heartbeat_loop, retention_loop])
+    ctx.background.extend([svc.rebuild_loop, heartbeat_loop, retention_loop])

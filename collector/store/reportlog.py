@@ -128,22 +128,26 @@ def insert_reports(conn: Connection, rows: list[dict[str, Any]]) -> None:
         conn.execute(insert(reports), rows)
 
 
+def reports_page(conn: Connection, after: tuple[float, int], limit: int) -> list[LoggedReport]:
+    """Up to ``limit`` reports after ``(ts, id)`` in (sample time, id) order."""
+    q = (
+        select(reports)
+        .where(tuple_(reports.c.ts, reports.c.id) > after)
+        .order_by(reports.c.ts, reports.c.id)
+        .limit(limit)
+    )
+    return [_decode(r) for r in conn.execute(q)]
+
+
 def reports_since(conn: Connection, ts: float, *, batch: int = 2000) -> Iterator[LoggedReport]:
     """Reports with sample time >= ts, in time order (what rebuilds the recent window)."""
-    last = (ts, -1)
+    after = (ts, -1)
     while True:
-        q = (
-            select(reports)
-            .where(tuple_(reports.c.ts, reports.c.id) > last)
-            .order_by(reports.c.ts, reports.c.id)
-            .limit(batch)
-        )
-        rows = conn.execute(q).all()
-        if not rows:
+        page = reports_page(conn, after, batch)
+        if not page:
             return
-        for r in rows:
-            yield _decode(r)
-        last = (rows[-1].ts, rows[-1].id)
+        yield from page
+        after = (page[-1].ts, page[-1].id)
 
 
 def reports_after_id(conn: Connection, after_id: int, limit: int) -> list[LoggedReport]:

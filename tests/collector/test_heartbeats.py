@@ -65,8 +65,13 @@ def test_the_window_is_rebuilt_from_the_report_log(store_config: CollectorConfig
     try:
         svc: IngestService = again.area("ingest")
         svc.startup()
+        # A report arriving while the window is rebuilt waits for the older samples to go in first.
+        assert _push(again, token, [report(aid, 21, t0 + 1, value=99.0)], t0 + 1) == [True]
+        assert list(again.window.series_named("node_load1")) == []
+        assert sweep_heartbeats(again, t0 + 3600) == []  # no verdicts on a half-built window
+        assert svc.rebuild_window(t0 + 2) == 21
         after = {s.key: list(s.vs) for s in again.window.series_named("node_load1")}
-        assert after == before
-        assert _value(again, "up", "db-01", t0) == 1.0
+        assert after == {k: [*v, 99.0] for k, v in before.items()}
+        assert _value(again, "up", "db-01", t0 + 2) == 1.0
     finally:
         again.close()

@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -41,13 +42,22 @@ def upkeep_command() -> list[str]:
 class Collector:
     """One collector process; ``base_url``, ``data_dir`` and ``config_path`` stay across restarts."""
 
-    def __init__(self, root: Path, config: dict[str, Any] | None = None, *, port: int | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        config: dict[str, Any] | None = None,
+        *,
+        port: int | None = None,
+        verify: ssl.SSLContext | bool = True,
+    ) -> None:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
         self.data_dir = root / "data"
         self.port = port or free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
         cfg = dict(config or {})
+        scheme = "https" if cfg.get("tls") else "http"
+        self.base_url = f"{scheme}://127.0.0.1:{self.port}"
+        self.verify = verify  # an SSL context trusting the certificate of a collector started with `tls`
         cfg.setdefault("listen", f"127.0.0.1:{self.port}")
         cfg.setdefault("data_dir", str(self.data_dir))
         self.config = cfg
@@ -69,7 +79,11 @@ class Collector:
             env=env,
         )
         log.close()
-        self.wait_ready(timeout)
+        try:
+            self.wait_ready(timeout)
+        except BaseException:
+            self.kill()
+            raise
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
@@ -78,7 +92,7 @@ class Collector:
             if self.process.poll() is not None:
                 raise RuntimeError(f"upkeep serve exited {self.process.returncode}: {self.log()[-3000:]}")
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.base_url}/readyz", timeout=2).status_code == 200:
+                if httpx.get(f"{self.base_url}/readyz", timeout=2, verify=self.verify).status_code == 200:
                     return
             if time.monotonic() > deadline:
                 raise TimeoutError(f"upkeep serve not ready after {timeout}s: {self.log()[-3000:]}")
