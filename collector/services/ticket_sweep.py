@@ -116,6 +116,8 @@ class SweepMixin(TicketBase):
 
     def _sla(self, conn: Connection, row: TicketRow, now: float, counts: dict[str, int]) -> None:
         deadlines = self.deadlines(row)
+        # Marks already made are skipped without a write; the unique constraint stays the arbiter of races.
+        done = {(m["kind"], m["mark"], m["cycle"]) for m in store.marks_of(conn, row.id)}
         lead = self.contracts.contract(row.customer).team_lead
         people = [p for p in (row.assignee, lead) if p]
         for kind, d in deadlines.items():
@@ -126,6 +128,7 @@ class SweepMixin(TicketBase):
             if (
                 d.at_risk is not None
                 and ts(d.at_risk) <= now < due
+                and (kind, "at_risk", cycle) not in done
                 and store.add_mark(conn, row, kind, "at_risk", cycle, now, due)
             ):
                 store.add_event(conn, row.id, now, SYSTEM, "sla_at_risk", {"deadline": kind, "due": due})
@@ -138,7 +141,11 @@ class SweepMixin(TicketBase):
                     detail={"deadline": kind, "due": d.due.isoformat()},
                 )
                 counts["at_risk"] += 1
-            if now >= due and store.add_mark(conn, row, kind, "breached", cycle, now, due):
+            if (
+                now >= due
+                and (kind, "breached", cycle) not in done
+                and store.add_mark(conn, row, kind, "breached", cycle, now, due)
+            ):
                 store.add_event(conn, row.id, now, SYSTEM, "sla_breached", {"deadline": kind, "due": due})
                 self.outbox.publish(
                     conn,
@@ -149,10 +156,16 @@ class SweepMixin(TicketBase):
                     detail={"deadline": kind, "due": d.due.isoformat()},
                 )
                 counts["breached"] += 1
-        self._escalate(conn, row, deadlines, now, counts)
+        self._escalate(conn, row, deadlines, now, counts, done)
 
     def _escalate(
-        self, conn: Connection, row: TicketRow, deadlines: dict[str, Any], now: float, counts: dict[str, int]
+        self,
+        conn: Connection,
+        row: TicketRow,
+        deadlines: dict[str, Any],
+        now: float,
+        counts: dict[str, int],
+        done: set[tuple[str, str, int]],
     ) -> None:
         window = self.contracts.window(row.customer)
         contract = self.contracts.contract(row.customer)
@@ -160,10 +173,14 @@ class SweepMixin(TicketBase):
             d = deadlines.get(level.deadline)
             if d is None or d.due is None or self.met_at(row, level.deadline) is not None:
                 continue
+            if ts(d.due) > now:
+                continue
+            cycle = self.cycle_of(row, level.deadline)
+            if ("escalation", level.name, cycle) in done:
+                continue
             when = window.add(d.due, level.after, self.pauses(row)) if level.after else d.due
             if ts(when) > now:
                 continue
-            cycle = self.cycle_of(row, level.deadline)
             if not store.add_mark(conn, row, "escalation", level.name, cycle, now, ts(when)):
                 continue
             notify = list(level.engineers)
