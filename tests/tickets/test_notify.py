@@ -149,3 +149,107 @@ def test_email_reaches_a_real_smtp_server_with_login(engine: Engine, tmp_path: P
     msg = received[0][1]
     assert msg["Subject"].startswith("[upkeep] T-2026-000007 escalated")
     assert "level: lead" in msg.get_payload()
+
+
+def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 (the test server's), which the client is told to trust."""
+    import datetime as _dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = _dt.datetime.now(_dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - _dt.timedelta(minutes=5))
+        .not_valid_after(now + _dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "smtp.crt", tmp_path / "smtp.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_path, key_path
+
+
+def test_email_over_starttls_with_login(engine: Engine, tmp_path: Path) -> None:
+    import ssl
+
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    cert, key = _self_signed(tmp_path)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    received: list[Any] = []
+    logins: list[tuple[bytes, bytes]] = []
+
+    class Handler:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            received.append(envelope.rcpt_tos)
+            return "250 OK"
+
+    def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+        ok = isinstance(data, LoginPassword) and (data.login, data.password) == (b"upkeep", b"pa55")
+        logins.append((data.login, data.password))
+        return AuthResult(success=ok)
+
+    port = free_port()
+    controller = Controller(
+        Handler(),
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=server_tls,
+        require_starttls=True,
+        authenticator=authenticator,
+        auth_require_tls=True,
+    )
+    controller.start()
+    password = tmp_path / "smtp.pass"
+    password.write_text("pa55\n")
+    try:
+        base = {
+            "host": "127.0.0.1",
+            "port": port,
+            "username": "upkeep",
+            "password_file": str(password),
+            "ca_file": str(cert),
+        }
+        good = Outbox(
+            NotificationsConfig.model_validate(
+                {"smtp": base, "recipients": [{"address": "desk@example.test"}]}
+            ),
+            lambda c, n: None,
+        )
+        with engine.begin() as conn:
+            good.publish(conn, "opened", TICKET, 0.0)
+        assert good.drain(engine, 0.0) == 1
+        # Without trusting the test certificate the TLS handshake is refused: nothing is sent.
+        untrusted = Outbox(
+            NotificationsConfig.model_validate(
+                {"smtp": {**base, "ca_file": None}, "recipients": [{"address": "ops@example.test"}]}
+            ),
+            lambda c, n: None,
+        )
+        with engine.begin() as conn:
+            untrusted.publish(conn, "opened", TICKET, 1.0)
+        assert untrusted.drain(engine, 1.0) == 0
+    finally:
+        controller.stop()
+    assert received == [["desk@example.test"]]
+    assert logins == [(b"upkeep", b"pa55")]
