@@ -25,9 +25,10 @@ requested_by="", forks=None) -> Run``
 ``runs_for_host(host, limit=50)``, ``list_runs(...)``, ``get_run(run_id, customers=None)``
     Reading runs back (the health record, the API and the CLI).
 
-``trust_host(host, *, fingerprint=None) -> (key_type, fingerprint)`` / ``scan_host(host)``
+``trust_host(host, *, expected=None) -> (key_type, fingerprint)`` / ``scan_host(host)``
     What ``upkeep hosts trust`` uses: read the key (no login, no command), then record it
-    in the known-hosts file in the data directory.
+    in the known-hosts file in the data directory (only if its fingerprint is ``expected``,
+    when given).
 """
 
 from __future__ import annotations
