@@ -131,6 +131,7 @@ class AlertService:
         # Changes an evaluation produced that the store has not taken yet (it was unreachable):
         # written with the next evaluation's, so a firing or resolved change is never dropped.
         self._unrecorded: list[tuple[AlertChange, float]] = []
+        self._wake: asyncio.Event | None = None
 
     # -- rules ------------------------------------------------------------------------------------
     def rule_paths(self) -> list[Path]:
@@ -202,13 +203,32 @@ class AlertService:
         started = time.perf_counter()
         with self._lock:
             outcome = self.evaluator.evaluate(self.ctx.window, t, every_group=every_group)
+        self._account(outcome, started)
+        return outcome, t
+
+    async def compute_async(self, now: datetime) -> tuple[Evaluation, float]:
+        """``compute`` on the event loop, letting other work (ingest) run between rules.
+
+        The threading lock is held across the awaits on purpose: only worker threads (a reload,
+        a commit) ever wait for it, and they must not change the rules mid-evaluation; nothing
+        else on the event loop takes it.
+        """
+        t = now.timestamp()
+        started = time.perf_counter()
+        outcome = Evaluation()
+        with self._lock:
+            for _ in self.evaluator.steps(self.ctx.window, t, outcome):
+                await asyncio.sleep(0)
+        self._account(outcome, started)
+        return outcome, t
+
+    def _account(self, outcome: Evaluation, started: float) -> None:
         if outcome.groups:
             self.metrics.duration.observe(time.perf_counter() - started)
         names = {r.key: r.name for r in self.evaluator.rules.rules()}
         for key, error in outcome.failures.items():
             self.metrics.failures.labels(rule=names.get(key, key)).inc()
             log.warning("rule %s failed: %s", names.get(key, key), error)
-        return outcome, t
 
     def commit(self, changes: list[AlertChange], t: float) -> None:
         """Persist changed alerts and the changes, then hand undelivered changes over."""
@@ -256,10 +276,16 @@ class AlertService:
             return store.list_active(conn, customers=customers, state=state)
 
     # -- the server loop --------------------------------------------------------------------------
+    def wake(self) -> None:
+        """Ask the server loop to evaluate now (after a reload); call it on the event loop."""
+        if self._wake is not None:
+            self._wake.set()
+
     async def run(self, stop: asyncio.Event) -> None:
         """Evaluate every ``interval``; reload on SIGHUP. Runs on the server's event loop."""
         loop = asyncio.get_running_loop()
         hup = asyncio.Event()
+        self._wake = wake = asyncio.Event()
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(signal.SIGHUP, hup.set)
         try:
@@ -268,17 +294,19 @@ class AlertService:
                     hup.clear()
                     with contextlib.suppress(RuleError):
                         await asyncio.to_thread(self.reload)
+                wake.clear()
                 try:
-                    outcome, t = self.compute(self.ctx.clock.now())
+                    outcome, t = await self.compute_async(self.ctx.clock.now())
                     await asyncio.to_thread(self.commit, outcome.changes, t)
                 except Exception:
                     log.exception("rule evaluation failed")
-                waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(hup.wait())]
+                waiters = [asyncio.ensure_future(e.wait()) for e in (stop, hup, wake)]
                 _done, pending = await asyncio.wait(waiters, timeout=self.config.interval,
                                                     return_when=asyncio.FIRST_COMPLETED)
                 for w in pending:
                     w.cancel()
         finally:
+            self._wake = None
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(signal.SIGHUP)
 

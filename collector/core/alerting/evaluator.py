@@ -8,7 +8,7 @@ rule's output is visible to the rules after it at the same time, as in Prometheu
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,27 +117,39 @@ class RuleEvaluator:
     ) -> Evaluation:
         """Evaluate every group that is due at ``now`` (or all of them) and return what changed."""
         result = Evaluation()
+        for _ in self.steps(window, now, result, every_group=every_group):
+            pass
+        return result
+
+    def steps(
+        self, window: RecentWindow, now: float, into: Evaluation, *, every_group: bool = False
+    ) -> Iterator[None]:
+        """``evaluate`` one rule at a time, into ``into``: yields after each rule so that a caller
+        can let other work run in between (the rules must not change until it is exhausted)."""
         for group in self.rules.groups:
             if not every_group and not self.due(group, now):
                 continue
             self._last_group_eval[group.key] = now
-            result.groups += 1
-            self.evaluate_group(group, window, now, result)
-        return result
+            into.groups += 1
+            for rule in group.rules:
+                self._evaluate_rule(rule, group, window, now, into)
+                yield
 
-    def evaluate_group(self, group: RuleGroup, window: RecentWindow, now: float, into: Evaluation) -> None:
-        for rule in group.rules:
-            health = self.health.setdefault(rule.key, RuleHealth())
-            health.last_evaluation = now
-            try:
-                if isinstance(rule, AlertingRule):
-                    into.changes.extend(self._alerting(rule, group, window, now))
-                else:
-                    self._recording(rule, window, now)
-                health.last_error = None
-            except Exception as exc:  # one broken rule must not stop the others
-                health.last_error = str(exc) or type(exc).__name__
-                into.failures[rule.key] = health.last_error
+    def _evaluate_rule(
+        self, rule: AlertingRule | RecordingRule, group: RuleGroup, window: RecentWindow, now: float,
+        into: Evaluation,
+    ) -> None:
+        health = self.health.setdefault(rule.key, RuleHealth())
+        health.last_evaluation = now
+        try:
+            if isinstance(rule, AlertingRule):
+                into.changes.extend(self._alerting(rule, group, window, now))
+            else:
+                self._recording(rule, window, now)
+            health.last_error = None
+        except Exception as exc:  # one broken rule must not stop the others
+            health.last_error = str(exc) or type(exc).__name__
+            into.failures[rule.key] = health.last_error
 
     def candidates(self, rule: AlertingRule, window: RecentWindow, now: float) -> list[Candidate]:
         """The rule's result at ``now`` as labelled, annotated alert candidates."""
