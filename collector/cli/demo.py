@@ -335,11 +335,12 @@ def banner(demo: Demo, admin_token: str, agent_metrics: str) -> str:
 
 
 def find_console(demo: Demo) -> None:
-    for path in ("/console", "/ui/", "/"):
+    """The web console's path, if this build serves one (an HTML page at one of the usual places)."""
+    for path in ("/console", "/ui", "/"):
         with contextlib.suppress(httpx.HTTPError):
-            r = httpx.get(demo.url + path, timeout=5, follow_redirects=False)
+            r = httpx.get(demo.url + path, timeout=5, follow_redirects=True)
             if r.status_code == 200 and r.headers.get("content-type", "").startswith("text/html"):
-                demo.console = path
+                demo.console = r.url.path
                 return
 
 
