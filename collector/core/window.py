@@ -117,7 +117,11 @@ class RecentWindow:
             if series.gen != gen:
                 series.gen = gen
                 touched += 1
-            if series.append(ts, value):
+            # Series.append inlined: this loop runs for every sample ingested.
+            sts = series.ts
+            if not sts or ts > sts[-1]:
+                sts.append(ts)
+                series.vs.append(value)
                 stored += 1
         if touched != len(cache):
             for series in cache.values():

@@ -157,36 +157,67 @@ def _check_facts(value: object, field: str, depth: int) -> None:
         raise InvalidInput("unexpected value", field=field)
 
 
+# Names already found valid: a fleet repeats the same few hundred names every report, so the
+# regular expressions run once per name rather than once per sample. Bounded, since names come
+# from the network.
+_VALID_NAMES: set[str] = set()
+_VALID_LABELS: set[str] = set()
+_CACHE_LIMIT = 100_000
+
+
+def _valid_name(name: object) -> bool:
+    if type(name) is not str:
+        return False
+    if name in _VALID_NAMES:
+        return True
+    if len(name) > MAX_NAME or not _METRIC.fullmatch(name):
+        return False
+    if len(_VALID_NAMES) < _CACHE_LIMIT:
+        _VALID_NAMES.add(name)
+    return True
+
+
+def _valid_label(label: str) -> bool:
+    if label in _VALID_LABELS:
+        return True
+    if len(label) > MAX_NAME or label.startswith("__") or not _LABEL.fullmatch(label):
+        return False
+    if len(_VALID_LABELS) < _CACHE_LIMIT:
+        _VALID_LABELS.add(label)
+    return True
+
+
 def _samples(raw: object, field: str, limit: int) -> list[tuple[str, dict[str, str], float]]:
     if not isinstance(raw, list):
         raise InvalidInput("expected a list", field=field)
     if len(raw) > limit:
         raise InvalidInput(f"at most {limit} samples per report", field=field)
     out: list[tuple[str, dict[str, str], float]] = []
-    metric_ok = _METRIC.fullmatch
-    label_ok = _LABEL.fullmatch
+    append = out.append
     for i, s in enumerate(raw):
-        if not isinstance(s, dict):
+        if type(s) is not dict:
             raise InvalidInput("expected a sample object", field=f"{field}[{i}]")
         name = s.get("name")
-        if not isinstance(name, str) or len(name) > MAX_NAME or not metric_ok(name):
+        if not _valid_name(name):
             raise InvalidInput("expected a metric name like node_load1", field=f"{field}[{i}].name")
-        labels = s.get("labels", {})
-        if not isinstance(labels, dict) or len(labels) > MAX_LABELS:
+        labels = s.get("labels")
+        if labels is None:
+            labels = {}
+        elif type(labels) is not dict or len(labels) > MAX_LABELS:
             raise InvalidInput(
                 f"expected an object of at most {MAX_LABELS} labels", field=f"{field}[{i}].labels"
             )
         for k, lv in labels.items():
-            if not label_ok(k) or k.startswith("__") or len(k) > MAX_NAME:
+            if not _valid_label(k):
                 raise InvalidInput(f"invalid label name {k[:50]!r}", field=f"{field}[{i}].labels")
-            if not isinstance(lv, str) or len(lv) > MAX_LABEL_VALUE:
+            if type(lv) is not str or len(lv) > MAX_LABEL_VALUE:
                 raise InvalidInput("expected a string label value", field=f"{field}[{i}].labels.{k}")
         value = s.get("value")
         if type(value) is not float:
             value = _number(value, f"{field}[{i}].value")
-        elif value - value != 0.0:
+        elif value - value != 0.0:  # inf - inf and nan - nan are nan
             raise InvalidInput("expected a finite number", field=f"{field}[{i}].value")
-        out.append((name, labels, value))
+        append((name, labels, value))  # type: ignore[arg-type]
     return out
 
 
