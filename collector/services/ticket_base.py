@@ -193,6 +193,9 @@ class TicketBase:
         if cmd.action == "survey":
             values["rating"] = cmd.data["rating"]
         store.update_ticket(conn, row.id, **values)
+        if "reopened" in effects and row.open_key is None and row.fingerprint:
+            # Reopened after closing: take the alert's key back unless a newer ticket holds it.
+            store.claim_open_key(conn, row.id, f"{row.host or '-'}|{row.fingerprint}")
         new = store.get_ticket(conn, row.id)
         assert new is not None
         if event is not None:

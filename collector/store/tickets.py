@@ -256,6 +256,16 @@ def insert_ticket(conn: Connection, values: dict[str, Any], prefix: str, year: i
     return get_ticket(conn, int(tid))
 
 
+def claim_open_key(conn: Connection, ticket_id: int, key: str) -> bool:
+    """Give a ticket the open key of its alert; False when another open ticket holds it."""
+    try:
+        with conn.begin_nested():
+            conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(open_key=key))
+    except IntegrityError:
+        return False
+    return True
+
+
 def get_ticket(conn: Connection, ticket_id: int, *, for_update: bool = False) -> TicketRow | None:
     q = select(tickets).where(tickets.c.id == ticket_id)
     if for_update and conn.dialect.name != "sqlite":

@@ -356,3 +356,32 @@ def test_knowledge_shows_earlier_resolutions_and_articles(make_ctx: Any, tmp_pat
     found = svc.kb_search("rotated logs")
     assert found["resolutions"][0]["number"] == t["number"]
     assert svc.kb_search("rotate")["articles"][0]["path"] == "disk.md"
+
+
+def test_a_closed_alert_ticket_reopened_by_hand_takes_its_alert_back(make_ctx: Any) -> None:
+    ctx, clock = make_ctx()
+    svc = ctx.areas["tickets"]
+    now = clock.now()
+    svc.alerts_changed([change("firing", now)], now)
+    [t] = svc.list()
+    svc.act(t["number"], "resolve", actor="li", data={"report": REPORT}, now=now)
+    svc.act(t["number"], "survey", actor="li", data={"rating": 4}, now=now)
+    svc.act(t["number"], "reopen", actor="li", data={"reason": "it is back"}, now=now + timedelta(hours=1))
+    later = now + timedelta(hours=2)
+    svc.alerts_changed([change("resolved", later)], later)
+    svc.alerts_changed([change("firing", later + timedelta(minutes=1))], later + timedelta(minutes=1))
+    assert [x["number"] for x in svc.list()] == [t["number"]]
+    # The at-risk figure reads the marks of open tickets.
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    # Reopened at +1 h: the new resolution cycle (1 business day = 24 h) is at risk after 80 %.
+    assert svc.sweep(now + timedelta(hours=1 + 20))["at_risk"] == 1
+    registry = CollectorRegistry()
+    registry.register(
+        ctx.metrics[-1]
+        if hasattr(ctx.metrics[-1], "svc")
+        else next(m for m in ctx.metrics if type(m).__name__ == "TicketMetrics")
+    )
+    text = generate_latest(registry).decode()
+    assert 'upkeep_tickets_at_risk{customer="acme"} 1.0' in text
+    assert 'upkeep_tickets_open{customer="acme",priority="critical",state="assigned"} 1.0' in text
