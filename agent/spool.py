@@ -265,7 +265,10 @@ class Spool:
         else:
             seg, off = self._segment, self._fh.tell()
         cursor = {"segment": seg, "offset": off, "dropped": self.dropped_total}
-        write_atomic(self.root / "cursor", json.dumps(cursor).encode(), 0o600)
+        # No fsync: a cursor lost to a power cut only resends reports the collector already
+        # has (it stores a repeated (agent, seq) once); one fsync per append is the price of
+        # never losing a report, and that one is paid in append().
+        write_atomic(self.root / "cursor", json.dumps(cursor).encode(), 0o600, durable=False)
         if self._head > 1024 or self._head == len(self._entries):
             del self._entries[:self._head]
             self._head = 0

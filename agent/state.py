@@ -27,16 +27,24 @@ _AGENT_ID = re.compile(r"^[0-9a-f]{32}$")
 SEQ_BLOCK = 1000
 
 
-def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Replace ``path`` with ``data`` so a crash leaves the old or the new content, never a mix."""
+def write_atomic(path: Path, data: bytes, mode: int = 0o600, *, durable: bool = True) -> None:
+    """Replace ``path`` with ``data`` so a crash leaves the old or the new content, never a mix.
+
+    ``durable=False`` skips the fsyncs: after a power cut the file may hold the previous
+    content, which is fine for state that only ever moves forward safely (the spool cursor:
+    an old cursor resends acknowledged reports, which the collector stores once).
+    """
     tmp = path.with_name(f".{path.name}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
         os.write(fd, data)
-        os.fsync(fd)
+        if durable:
+            os.fsync(fd)
     finally:
         os.close(fd)
     os.replace(tmp, path)
+    if not durable:
+        return
     dfd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dfd)

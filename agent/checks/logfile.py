@@ -68,7 +68,7 @@ class LogfileCheck:
         pos = self._fh.tell() - len(self._pending)
         tail = self._tail[: len(self._tail) - len(self._pending)] if self._pending else self._tail
         data = json.dumps({"dev": st.st_dev, "inode": st.st_ino, "offset": pos, "tail": tail.hex()}).encode()
-        write_atomic(self._state_file, data, 0o600)
+        write_atomic(self._state_file, data, 0o600, durable=False)  # a lost position only repeats lines
 
     def _open(self, first: bool) -> None:
         fh = open(self._path, "rb")  # noqa: SIM115 - kept open across runs on purpose
