@@ -74,6 +74,7 @@ def test_the_differential_expressions_cover_every_supported_construct() -> None:
     assert supported - covered == set()
 
 
+@pytest.mark.slow
 def test_the_engine_agrees_with_promtool_on_random_series(tmp_path: Path) -> None:
     promtool = require_binary("promtool")
     cases = [
