@@ -138,7 +138,7 @@ async def generate(args: argparse.Namespace) -> dict[str, Any]:
     measure_from = start + args.warmup
     queue: asyncio.Queue[tuple[float, int] | None] = asyncio.Queue()
     latencies: list[float] = []
-    counts = {"ok": 0, "ok_measured": 0, "errors": 0, "status": {}}
+    counts: dict[str, Any] = {"ok": 0, "ok_measured": 0, "errors": 0, "status": {}, "unserved": 0}
     acked: dict[str, int] = {}
     seqs = [0] * len(hosts)
     phases = [rnd.random() * INTERVAL for _ in hosts]
@@ -164,8 +164,8 @@ async def generate(args: argparse.Namespace) -> dict[str, Any]:
         reader, writer = await _connection("127.0.0.1", args.port)
         while True:
             item = await queue.get()
-            if item is None:
-                break
+            if item is None or time.time() > end + 5.0:
+                break  # what is still queued was not served in time: it counts as not sent
             due, i = item
             h = hosts[i]
             if args.target == "upkeep":
@@ -203,7 +203,10 @@ async def generate(args: argparse.Namespace) -> dict[str, Any]:
 
     workers = [asyncio.create_task(worker()) for _ in range(args.connections)]
     await schedule()
-    await asyncio.gather(*workers)
+    _done, slow = await asyncio.wait(workers, timeout=max(1.0, end + 15.0 - time.time()))
+    for w in slow:
+        w.cancel()
+    counts["unserved"] = queue.qsize()
     finished = time.time()
     return {
         "ok": counts["ok"],
@@ -214,6 +217,7 @@ async def generate(args: argparse.Namespace) -> dict[str, Any]:
         "measured_seconds": max(0.001, end - measure_from),
         "lag": max(0.0, finished - end),
         "acked": acked,
+        "unserved": counts["unserved"],
     }
 
 
@@ -361,6 +365,7 @@ def run_load(
         "p50_ms": 1000 * statistics.median(lat) if lat else float("nan"),
         "p99_ms": 1000 * lat[int(0.99 * (len(lat) - 1))] if lat else float("nan"),
         "errors": sum(r["errors"] for r in results),
+        "unserved": sum(r["unserved"] for r in results),
         "status": status,
         "ok": sum(r["ok"] for r in results),
         "peak_rss_mb": peak / 1e6,
@@ -465,7 +470,16 @@ def main() -> int:
     p.add_argument("--hosts-file", default="", help=argparse.SUPPRESS)
     p.add_argument("--slice-start", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--slice-end", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--render", default="", help="write the section from a saved run's output (JSON lines)")
     args = p.parse_args()
+    if args.render:
+        runs = [
+            json.loads(line) for line in Path(args.render).read_text().splitlines() if line.startswith("{")
+        ]
+        ups = [r for r in runs if r["target"] == "upkeep"]
+        gws = {r["hosts"]: r for r in runs if r["target"] == "pushgateway"}
+        write_section(render([(u["hosts"], u, gws.get(u["hosts"])) for u in ups], args))
+        return 0
     if args.generator:
         sys.stdout.write(json.dumps(asyncio.run(generate(args))))
         return 0

@@ -7,8 +7,9 @@ and an API call run the same code. ``create_app`` wraps a context in FastAPI:
   included as-is: routers declare full paths (``/api/v1/tickets/{id}``);
 - collector.errors map to JSON ``{"error": "...", "field": "..."}``: NotFound 404,
   Conflict 409 (with ``allowed``), Forbidden 403, InvalidInput 422, Unauthorized 401,
-  PayloadTooLarge 413, RateLimited 429 and Overloaded 503 (with Retry-After); a request that fails
-  FastAPI's own validation answers 422 the same way. Bad input is never a 500;
+  PayloadTooLarge 413, RateLimited 429 and Overloaded 503 (with Retry-After), a database
+  that does not answer 503; a request that fails FastAPI's own validation answers 422 the
+  same way. Bad input is never a 500;
 - at start-up each area service's optional ``startup()`` runs (in a thread) before
   the first request, then each ``ctx.background`` loop runs as a task sharing one
   stop event; at shutdown the event is set, the loops are awaited, ``ctx.close()`` runs;
@@ -27,6 +28,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -123,6 +125,15 @@ def install_error_handlers(app: FastAPI) -> None:
             _body(str(exc.detail)), status_code=exc.status_code, headers=dict(exc.headers or {})
         )
 
+    async def database_down(_request: Request, exc: Exception) -> JSONResponse:
+        # Not the caller's fault and not worth a traceback to them: retry later (agents keep
+        # the report spooled). The details go to the log.
+        log.warning("database error: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        return JSONResponse(
+            _body("the database is unavailable; retry later"), status_code=503, headers={"Retry-After": "5"}
+        )
+
+    app.add_exception_handler(OperationalError, database_down)
     app.add_exception_handler(RequestValidationError, validation)
     app.add_exception_handler(StarletteHTTPException, http_error)
 
