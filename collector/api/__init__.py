@@ -14,4 +14,5 @@ ROUTER_MODULES = (
     "runs",
     "inspections",
     "reports",
+    "console",
 )
