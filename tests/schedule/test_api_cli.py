@@ -53,6 +53,10 @@ def test_run_list_show_and_download_an_inspection(collector: Collector) -> None:
     assert_html_matches_json(html.text, as_json.text)
     md = _get(collector, f"/api/v1/inspections/{ident}/report", engineer, format="md")
     assert md.text.startswith("# Preventive inspection: ACME")
+    metrics = httpx.get(f"{collector.base_url}/metrics", timeout=60).text
+    assert 'upkeep_inspections_total{customer="acme",status="completed"}' in metrics
+    assert 'upkeep_inspection_findings{customer="acme",severity="major"}' in metrics
+    assert 'upkeep_inspection_last_timestamp_seconds{customer="acme"}' in metrics
     bad = _get(collector, f"/api/v1/inspections/{ident}/report", engineer, format="pdf")
     assert bad.status_code == 422
     assert bad.json()["field"] == "format"
