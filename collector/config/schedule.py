@@ -48,6 +48,8 @@ class ScheduleConfig(Section):
     enabled: bool = True
     # Housekeeping the scheduler leader runs as jobs. Empty by default: the ingest and ticket
     # areas still run their own loops in every collector, and running both would repeat the work.
+    # (The heartbeat sweep also touches the recent window, which the ingest area owns on the
+    # server's event loop; move it here only together with that ownership.)
     housekeeping: tuple[HousekeepingJob, ...] = ()
     heartbeat_interval: Duration = 30.0
     rollup_interval: Duration = 300.0

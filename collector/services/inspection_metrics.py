@@ -2,7 +2,8 @@
 
 Every collector process answers the same, whichever of them ran the inspections:
 
-- ``upkeep_inspections_total{customer,status}`` inspections started (counter);
+- ``upkeep_inspections_total{customer,status}`` inspections finished, by outcome (completed,
+  failed); one still running is not counted yet, so no series ever goes down;
 - ``upkeep_inspection_findings{customer,severity}`` findings of each customer's latest
   completed inspection;
 - ``upkeep_inspection_last_timestamp_seconds{customer}`` when that inspection finished.
@@ -25,7 +26,7 @@ class InspectionMetrics(Collector):
         self._engine = engine
 
     def collect(self) -> Iterator[Metric]:
-        total = CounterMetricFamily("upkeep_inspections", "Inspections started, by outcome",
+        total = CounterMetricFamily("upkeep_inspections", "Inspections finished, by outcome",
                                     labels=["customer", "status"])
         findings = GaugeMetricFamily("upkeep_inspection_findings",
                                      "Findings of each customer's latest completed inspection",
@@ -37,7 +38,8 @@ class InspectionMetrics(Collector):
             counts = store.inspection_counts(conn)
             latest = store.latest_completed(conn)
         for customer, status, n in counts:
-            total.add_metric([customer, status], n)
+            if status != "running":
+                total.add_metric([customer, status], n)
         for row in latest:
             for sev in SEVERITIES:
                 findings.add_metric([row["customer"], sev], row["severities"].get(sev, 0))
