@@ -233,6 +233,12 @@ def test_a_shipped_rule_fires_in_prometheus_and_alertmanager_opens_exactly_one_t
         return [t for t in site.tickets() if t.get("source") == "alertmanager"]
 
     wait_until("the ticket from Alertmanager", alert_tickets)
+    # Alertmanager got the alert without the scrape's job and instance (alert_relabel_configs).
+    received = httpx.get(f"{site.alertmanager_url}/api/v2/alerts", timeout=10).json()
+    labels = next(a["labels"] for a in received if a["labels"]["alertname"] == FAST_RULE)
+    assert "job" not in labels
+    assert "instance" not in labels
+    assert labels["customer"] == CUSTOMER
     # Alertmanager resends every second here; wait for several more deliveries.
     sent = alertmanager_sent(site)
     wait_until("three more webhook deliveries", lambda: alertmanager_sent(site) >= sent + 3)

@@ -65,7 +65,7 @@ def scrape_config(
     if alertmanager:
         cfg["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] = [alertmanager]
     else:
-        del cfg["alerting"]
+        del cfg["alerting"]["alertmanagers"]
     token_file = workdir / "upkeep.token"
     token_file.write_text(token or "")
     for job in cfg["scrape_configs"]:
