@@ -16,6 +16,7 @@ from collector.core.alerting.model import ActiveAlert, AlertChange, fingerprint
 from collector.core.alerting.rulefile import AlertingRule, RecordingRule, RuleGroup, RuleSet
 from collector.core.alerting.state import Candidate, advance, resolve_all
 from collector.core.alerting.template import TemplateData
+from collector.core.promql import EvaluationCache
 from collector.core.window import STALE, RecentWindow
 
 # Recorded series live under this pseudo-host in the window, so that a host's report (which marks
@@ -126,36 +127,42 @@ class RuleEvaluator:
     ) -> Iterator[None]:
         """``evaluate`` one rule at a time, into ``into``: yields after each rule so that a caller
         can let other work run in between (the rules must not change until it is exhausted)."""
+        # Rules of one round share subexpressions (a filesystem ratio, ``up``): computed once.
+        cache = EvaluationCache()
         for group in self.rules.groups:
             if not every_group and not self.due(group, now):
                 continue
             self._last_group_eval[group.key] = now
             into.groups += 1
             for rule in group.rules:
-                self._evaluate_rule(rule, group, window, now, into)
+                self._evaluate_rule(rule, group, window, now, into, cache)
+                if isinstance(rule, RecordingRule):
+                    cache = EvaluationCache()  # it wrote to the window: later rules must see that
                 yield
 
     def _evaluate_rule(
         self, rule: AlertingRule | RecordingRule, group: RuleGroup, window: RecentWindow, now: float,
-        into: Evaluation,
+        into: Evaluation, cache: EvaluationCache,
     ) -> None:
         health = self.health.setdefault(rule.key, RuleHealth())
         health.last_evaluation = now
         try:
             if isinstance(rule, AlertingRule):
-                into.changes.extend(self._alerting(rule, group, window, now))
+                into.changes.extend(self._alerting(rule, group, window, now, cache))
             else:
-                self._recording(rule, window, now)
+                self._recording(rule, window, now, cache)
             health.last_error = None
         except Exception as exc:  # one broken rule must not stop the others
             health.last_error = str(exc) or type(exc).__name__
             into.failures[rule.key] = health.last_error
 
-    def candidates(self, rule: AlertingRule, window: RecentWindow, now: float) -> list[Candidate]:
+    def candidates(
+        self, rule: AlertingRule, window: RecentWindow, now: float, cache: EvaluationCache | None = None
+    ) -> list[Candidate]:
         """The rule's result at ``now`` as labelled, annotated alert candidates."""
         out: list[Candidate] = []
         seen: set[str] = set()
-        for labels, value in _vector(rule.expr.evaluate(window, now, lookback=self.lookback)):
+        for labels, value in _vector(rule.expr.evaluate(window, now, lookback=self.lookback, cache=cache)):
             data = TemplateData(labels, value, self.external_labels, self.external_url)
             alert_labels = {k: v for k, v in labels.items() if k != "__name__"}
             for name, tmpl in rule.labels.items():
@@ -172,12 +179,12 @@ class RuleEvaluator:
         return out
 
     def _alerting(
-        self, rule: AlertingRule, group: RuleGroup, window: RecentWindow, now: float
+        self, rule: AlertingRule, group: RuleGroup, window: RecentWindow, now: float, cache: EvaluationCache
     ) -> list[AlertChange]:
         step = advance(
             rule.key,
             self.active.get(rule.key, {}),
-            self.candidates(rule, window, now),
+            self.candidates(rule, window, now, cache),
             now,
             hold=rule.hold,
             keep_firing_for=rule.keep_firing_for,
@@ -188,10 +195,12 @@ class RuleEvaluator:
         self.active[rule.key] = step.active
         return step.changes
 
-    def _recording(self, rule: RecordingRule, window: RecentWindow, now: float) -> None:
+    def _recording(
+        self, rule: RecordingRule, window: RecentWindow, now: float, cache: EvaluationCache
+    ) -> None:
         seen: set[tuple[tuple[str, str], ...]] = set()
         rows: list[tuple[dict[str, str], float]] = []
-        for labels, value in _vector(rule.expr.evaluate(window, now, lookback=self.lookback)):
+        for labels, value in _vector(rule.expr.evaluate(window, now, lookback=self.lookback, cache=cache)):
             out = {k: v for k, v in labels.items() if k != "__name__"}
             out.update(rule.labels)
             out = {k: v for k, v in out.items() if v != ""}
