@@ -135,7 +135,14 @@ class AlertService:
 
     # -- rules ------------------------------------------------------------------------------------
     def rule_paths(self) -> list[Path]:
-        paths = [SHIPPED_RULES] if self.config.shipped_rules and SHIPPED_RULES.is_dir() else []
+        """The shipped pack (unless disabled) and then the configured files and folders."""
+        paths: list[Path] = []
+        if self.config.shipped_rules:
+            if SHIPPED_RULES.is_dir():
+                paths.append(SHIPPED_RULES)
+            else:
+                log.warning("the shipped rule pack is not at %s; only alerting.rule_paths are loaded",
+                            SHIPPED_RULES)
         return paths + list(self.config.rule_paths)
 
     def reload(self, now: datetime | None = None) -> ReloadResult:
