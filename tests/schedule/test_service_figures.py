@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from collector.core.service_figures import (
     Period,
@@ -127,3 +129,34 @@ def test_a_month_without_tickets_has_no_percentages(month: int) -> None:
     assert f.response.percent is None
     assert f.mttr_seconds is None
     assert f.satisfaction_average is None
+
+
+@st.composite
+def tickets(draw: st.DrawFn) -> list[TicketRecord]:
+    out = []
+    for i in range(draw(st.integers(0, 8))):
+        opened = at(3, 1, 0) + timedelta(minutes=draw(st.integers(-3000, 45000)))
+        events = [ev(opened, "opened")]
+        t = opened
+        for kind in draw(st.lists(st.sampled_from(["responded", "resolved", "reopened", "rated", "visit"]),
+                                  max_size=6)):
+            t = t + timedelta(minutes=draw(st.integers(1, 3000)))
+            events.append(ev(t, kind, "li", rating=draw(st.integers(1, 5))))
+        out.append(TicketRecord(f"T{i}", "acme", opened, response_due=opened + timedelta(minutes=30),
+                                resolution_due=opened + timedelta(hours=8), events=tuple(events)))
+    return out
+
+
+@given(tickets())
+def test_figures_stay_within_their_bounds(records: list[TicketRecord]) -> None:
+    f = service_figures(records, MARCH)
+    for c in (f.response, f.resolution):
+        assert c.met + c.breached <= f.tickets
+        assert c.percent is None or 0.0 <= c.percent <= 100.0
+    assert f.resolved <= len(records)
+    assert f.satisfaction_average is None or 1.0 <= f.satisfaction_average <= 5.0
+    assert sum(f.satisfaction_distribution.values()) == len(f.ratings)
+    assert f.mtta_seconds is None or f.mtta_seconds >= 0
+    assert f.mttr_seconds is None or f.mttr_seconds >= 0
+    handled = sum(e.tickets_handled for e in engineer_figures(records, MARCH))
+    assert handled == f.resolved
