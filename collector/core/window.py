@@ -17,6 +17,7 @@ import math
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Mapping
+from sys import intern
 
 STALE = math.nan
 
@@ -25,6 +26,10 @@ LabelKey = tuple[tuple[str, str], ...]
 
 def is_stale(value: float) -> bool:
     return value != value  # NaN is the only float unequal to itself
+
+
+def _interned_ck(name: str, labels: Mapping[str, str]) -> tuple[str, tuple[tuple[str, str], ...]]:
+    return intern(name), tuple((intern(k), intern(v)) for k, v in labels.items())
 
 
 class Series:
@@ -112,6 +117,7 @@ class RecentWindow:
             series = cache.get(ck)
             if series is None:
                 series = self._create(host, name, labels, base_labels)
+                ck = _interned_ck(name, labels)
                 series.ck = ck
                 cache[ck] = series
             if series.gen != gen:
@@ -142,6 +148,7 @@ class RecentWindow:
         series = cache.get(ck)
         if series is None:
             series = self._create(host, name, labels, {})
+            ck = _interned_ck(name, labels)
             series.ck = ck
             cache[ck] = series
         return series.append(ts, value)
@@ -160,6 +167,8 @@ class RecentWindow:
         full = dict(labels)
         full.update(base_labels)
         full["__name__"] = name
+        # Every host repeats the same label names and most values: one copy of each string.
+        full = {intern(k): intern(v) for k, v in full.items()}
         key: LabelKey = tuple(sorted(full.items()))
         by_key = self._by_name.setdefault(name, {})
         series = by_key.get(key)
