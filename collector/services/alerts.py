@@ -65,20 +65,6 @@ def read_rule_files(paths: Sequence[Path]) -> list[tuple[str, str]]:
     return out
 
 
-def check_files(paths: Sequence[Path]) -> list[RuleError]:
-    """Every problem in the given rule files (parser only: no database, no server)."""
-    problems: list[RuleError] = []
-    for root in paths:
-        try:
-            files = read_rule_files([root])
-        except RuleError as exc:
-            problems.append(exc)
-            continue
-        for name, text in files:
-            problems.extend(check_rule_file(text, name)[1])
-    return problems
-
-
 @dataclass(frozen=True)
 class ReloadResult:
     files: int
