@@ -7,7 +7,7 @@ import random
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from collector.core.promql import (
@@ -57,6 +57,7 @@ def _same(a: list[float | None], b: list[float | None]) -> bool:
     return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
 
 
+@settings(deadline=None)  # a loaded CI machine must not turn slowness into a failure
 @given(st.lists(items(), max_size=8))
 def test_a_notation_string_expands_to_the_values_of_its_items(
     parts: list[tuple[str, list[float | None]]],
@@ -66,6 +67,7 @@ def test_a_notation_string_expands_to_the_values_of_its_items(
     assert _same(parse_series_values(text, 60.0), expected)
 
 
+@settings(deadline=None)
 @given(st.lists(st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=True, width=64)), max_size=20))
 def test_plain_values_and_blanks_round_trip(vals: list[float | None]) -> None:
     text = " ".join("_" if v is None else ("Inf" if v == math.inf else "-Inf" if v == -math.inf else repr(v))
@@ -73,6 +75,7 @@ def test_plain_values_and_blanks_round_trip(vals: list[float | None]) -> None:
     assert _same(parse_series_values(text, 15.0), vals)
 
 
+@settings(deadline=None)
 @given(st.text(alphabet="0123456789.+-x_ eE", max_size=20) | st.text(max_size=12))
 def test_any_text_either_parses_or_raises_a_promql_error(text: str) -> None:
     try:

@@ -94,7 +94,11 @@ class EvaluationCache:
 
 @dataclass(frozen=True, eq=False)
 class CompiledExpr:
-    """A parsed and checked expression, ready to be evaluated any number of times."""
+    """A parsed and checked expression, ready to be evaluated any number of times.
+
+    It keeps caches between evaluations (selected series, derived label sets, sliding fits), so
+    one CompiledExpr must not be evaluated from two threads at once.
+    """
 
     text: str
     root: Node
