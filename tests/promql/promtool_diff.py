@@ -329,7 +329,7 @@ def eval_times(seed: int, steps: int = 30) -> list[float]:
     return sorted({
         600.0,
         900.0,
-        930.0,  # at and just after the gauges' stale marker (step 15), and while they come back
+        930.0,  # mid-series, around the stale markers some gauges carry, and as they come back
         1020.0,
         float(rng.randint(6, steps - 1) * INTERVAL),
         float(rng.randint(300, int(end))),
