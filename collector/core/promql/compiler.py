@@ -16,13 +16,10 @@ from collector.core.promql.aggregate import Aggregate
 from collector.core.promql.binary import ARITHMETIC, COMPARISON, SET_OPERATORS, Binary, Matching
 from collector.core.promql.functions import (
     DATE_FUNCTIONS,
-    LABEL_NAME,
     MATH_FUNCTIONS,
     Absent,
     AbsentOverTime,
     DateCall,
-    LabelJoin,
-    LabelReplace,
     MathCall,
     RangeCall,
     ScalarCall,
@@ -32,6 +29,7 @@ from collector.core.promql.functions import (
     VectorCall,
     absent_labels,
 )
+from collector.core.promql.labelfuncs import LABEL_NAME, LabelJoin, LabelReplace
 from collector.core.promql.model import PromQLError, UnsupportedExpression
 from collector.core.promql.nodes import (
     MatrixSelector,

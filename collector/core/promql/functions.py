@@ -1,9 +1,8 @@
-"""PromQL function calls: range functions, math on instant vectors, labels, absent, time."""
+"""PromQL function calls: range functions, math on instant vectors, absent, sort, time and dates."""
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -12,12 +11,10 @@ from collector.core.promql.model import EvaluationError
 from collector.core.promql.nodes import (
     EMPTY,
     Context,
-    LabelMap,
     Labels,
     MatrixSelector,
     Node,
     Vector,
-    check_unique,
     name_dropper,
     renamed,
 )
@@ -25,8 +22,6 @@ from collector.core.promql.rangefuncs import RANGE_FUNCTIONS, RangeArgs, ms
 from collector.core.promql.regression import RangeFits
 from collector.core.promql.selectors import range_samples
 from collector.core.window import Series
-
-LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 
 
 def _scalars(params: tuple[Node, ...], ctx: Context) -> tuple[float, ...]:
@@ -243,96 +238,6 @@ class Timestamp(Node):
         else:
             values = [ms(ctx.t) / 1000] * len(vec)
         return renamed(self.expr, vec, Vector(self.drop.many(vec.labels), values))
-
-
-def go_expand(template: str, match: re.Match[str]) -> str:
-    """Go's Regexp.Expand: ``$1``, ``${1}``, ``$name``, ``${name}``, ``$$``; names are as long as can be."""
-    out: list[str] = []
-    i = 0
-    n = len(template)
-    groups = match.re.groupindex
-    while i < n:
-        j = template.find("$", i)
-        if j < 0:
-            break
-        out.append(template[i:j])
-        i = j + 1
-        if i < n and template[i] == "$":
-            out.append("$")
-            i += 1
-            continue
-        brace = i < n and template[i] == "{"
-        k = i + 1 if brace else i
-        start = k
-        while k < n and (template[k].isalnum() or template[k] == "_"):
-            k += 1
-        name = template[start:k]
-        if not name or (brace and (k >= n or template[k] != "}")):
-            out.append("$")  # malformed: the dollar stays as text
-            continue
-        i = k + 1 if brace else k
-        if name.isdigit() and name.isascii() and not (name[0] == "0" and len(name) > 1) and len(name) < 9:
-            idx = int(name)
-            if idx <= (match.re.groups or 0):
-                out.append(match.group(idx) or "")
-        elif name in groups:
-            out.append(match.group(name) or "")
-    out.append(template[i:])
-    return "".join(out)
-
-
-class LabelReplace(Node):
-    def __init__(self, expr: Node, dst: str, replacement: str, src: str, regex: re.Pattern[str]) -> None:
-        self.expr = expr
-        self.dst = dst
-        self.replacement = replacement
-        self.src = src
-        self.regex = regex
-        self.one_name = False
-        self.relabel = LabelMap(self._relabel)
-
-    def _relabel(self, labels: Labels) -> Labels:
-        m = self.regex.fullmatch(labels.get(self.src, ""))
-        if m is None:
-            return labels
-        value = go_expand(self.replacement, m)
-        out = dict(labels)
-        out.pop(self.dst, None)
-        if value:
-            out[self.dst] = value
-        return out
-
-    def children(self) -> tuple[Node, ...]:
-        return (self.expr,)
-
-    def compute(self, ctx: Context) -> Vector:
-        vec = self.expr.vector(ctx)
-        return check_unique(Vector(self.relabel.many(vec.labels), vec.values))
-
-
-class LabelJoin(Node):
-    def __init__(self, expr: Node, dst: str, sep: str, srcs: tuple[str, ...]) -> None:
-        self.expr = expr
-        self.dst = dst
-        self.sep = sep
-        self.srcs = srcs
-        self.one_name = False
-        self.relabel = LabelMap(self._relabel)
-
-    def _relabel(self, labels: Labels) -> Labels:
-        value = self.sep.join(labels.get(n, "") for n in self.srcs)
-        out = dict(labels)
-        out.pop(self.dst, None)
-        if value:
-            out[self.dst] = value
-        return out
-
-    def children(self) -> tuple[Node, ...]:
-        return (self.expr,)
-
-    def compute(self, ctx: Context) -> Vector:
-        vec = self.expr.vector(ctx)
-        return check_unique(Vector(self.relabel.many(vec.labels), vec.values))
 
 
 class SortCall(Node):
