@@ -324,13 +324,31 @@ def sweep_heartbeats(ctx: AppContext, now: float) -> list[str]:
     return [h.name for h in down]
 
 
-ROLLUP_CHUNK = 2000
+ROLLUP_CHUNK = 5000
+_LABEL_KEYS: dict[tuple[tuple[str, str], ...], str] = {}
+
+
+def _labels_key(labels: dict[str, str]) -> str:
+    """The rollups' text form of a label set (sorted JSON), cached: fleets repeat the same sets."""
+    items = tuple(labels.items())
+    key = _LABEL_KEYS.get(items)
+    if key is None:
+        key = orjson.dumps(labels, option=orjson.OPT_SORT_KEYS).decode()
+        if len(_LABEL_KEYS) < 200_000:
+            _LABEL_KEYS[items] = key
+    return key
 
 
 def run_rollups(ctx: AppContext, now: float) -> int:
-    """Fold report-log rows past the watermark into 5-minute rollups; returns reports folded."""
+    """Fold report-log rows past the watermark into 5-minute rollups; returns reports folded.
+
+    Each chunk is its own transaction (the ingest writer gets the SQLite write lock in
+    between), with the watermark moved in the same transaction, so a crash never folds a
+    report twice.
+    """
     del now  # rollups follow the log, not the clock; the argument keeps the scheduler's signature
     total = 0
+    step = reportlog.ROLLUP_STEP
     while True:
         with ctx.engine.begin() as conn:
             mark = get_number(conn, "rollup_watermark")
@@ -339,24 +357,22 @@ def run_rollups(ctx: AppContext, now: float) -> int:
                 return total
             aggs: dict[tuple[str, str, str, int], list[float]] = {}
             for rep in batch:
-                bucket = int(rep.ts // reportlog.ROLLUP_STEP * reportlog.ROLLUP_STEP)
+                bucket = int(rep.ts // step * step)
+                host_id, ts = rep.host_id, rep.ts
                 for name, labels, value in rep.samples:
-                    key = (
-                        rep.host_id,
-                        name,
-                        orjson.dumps(labels, option=orjson.OPT_SORT_KEYS).decode(),
-                        bucket,
-                    )
+                    key = (host_id, name, _labels_key(labels), bucket)
                     a = aggs.get(key)
                     if a is None:
-                        aggs[key] = [value, value, value, 1, value, rep.ts]
+                        aggs[key] = [value, value, value, 1, value, ts]
                         continue
-                    a[0] = min(a[0], value)
-                    a[1] = max(a[1], value)
+                    if value < a[0]:
+                        a[0] = value
+                    if value > a[1]:
+                        a[1] = value
                     a[2] += value
                     a[3] += 1
-                    if rep.ts >= a[5]:
-                        a[4], a[5] = value, rep.ts
+                    if ts >= a[5]:
+                        a[4], a[5] = value, ts
             reportlog.merge_rollups(conn, aggs)
             set_number(conn, "rollup_watermark", batch[-1].id)
             total += len(batch)
@@ -418,10 +434,17 @@ def install(ctx: AppContext) -> None:
                 log.exception("heartbeat sweep failed")
 
     async def retention_loop(stop: asyncio.Event) -> None:
-        while not await _pace(stop, 60.0):
+        # Rollups every 5 minutes (a bucket's rows are then written about once), retention hourly.
+        runs = 0
+        while not await _pace(stop, float(reportlog.ROLLUP_STEP)):
+            runs += 1
             try:
-                await asyncio.to_thread(run_retention, ctx, _ts(ctx.clock.now()))
+                now = _ts(ctx.clock.now())
+                if runs % 12 == 0:
+                    await asyncio.to_thread(run_retention, ctx, now)
+                else:
+                    await asyncio.to_thread(run_rollups, ctx, now)
             except Exception:
-                log.exception("retention failed")
+                log.exception("rollups or retention failed")
 
     ctx.background.extend([svc.rebuild_loop, heartbeat_loop, retention_loop])

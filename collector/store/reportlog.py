@@ -29,12 +29,15 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    case,
     delete,
     func,
     insert,
     select,
     tuple_,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from collector.store.metadata import metadata
@@ -168,57 +171,45 @@ def count_reports(conn: Connection) -> int:
 
 
 def merge_rollups(conn: Connection, aggs: dict[tuple[str, str, str, int], list[float]]) -> None:
-    """Merge aggregates ``key -> [min, max, sum, count, last, last_ts]`` into the rollups table."""
+    """Merge aggregates ``key -> [min, max, sum, count, last, last_ts]`` into the rollups table.
+
+    One upsert statement for all rows (both SQLite and PostgreSQL have ON CONFLICT), so a
+    bucket seen again (a late report, or the next run) is merged, not duplicated.
+    """
     if not aggs:
         return
-    keys = list(aggs)
-    have: dict[tuple[str, str, str, int], Any] = {}
-    for i in range(0, len(keys), 200):
-        chunk = keys[i : i + 200]
-        q = select(rollups).where(
-            tuple_(rollups.c.host_id, rollups.c.name, rollups.c.labels, rollups.c.bucket).in_(chunk)
-        )
-        for r in conn.execute(q):
-            have[(r.host_id, r.name, r.labels, int(r.bucket))] = r
-    new_rows = []
-    for key, (mn, mx, sm, cnt, last, last_ts) in aggs.items():
-        old = have.get(key)
-        if old is None:
-            new_rows.append(
-                {
-                    "host_id": key[0],
-                    "name": key[1],
-                    "labels": key[2],
-                    "bucket": key[3],
-                    "min": mn,
-                    "max": mx,
-                    "sum": sm,
-                    "count": int(cnt),
-                    "last": last,
-                    "last_ts": last_ts,
-                }
-            )
-            continue
-        newer = last_ts >= old.last_ts
-        conn.execute(
-            rollups.update()
-            .where(
-                rollups.c.host_id == key[0],
-                rollups.c.name == key[1],
-                rollups.c.labels == key[2],
-                rollups.c.bucket == key[3],
-            )
-            .values(
-                min=min(mn, old.min),
-                max=max(mx, old.max),
-                sum=sm + old.sum,
-                count=int(cnt) + int(old.count),
-                last=last if newer else old.last,
-                last_ts=last_ts if newer else old.last_ts,
-            )
-        )
-    if new_rows:
-        conn.execute(insert(rollups), new_rows)
+    insert_fn = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    stmt = insert_fn(rollups)
+    ex = stmt.excluded
+    newer = ex.last_ts >= rollups.c.last_ts
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[rollups.c.host_id, rollups.c.name, rollups.c.labels, rollups.c.bucket],
+        set_={
+            "min": case((ex.min < rollups.c.min, ex.min), else_=rollups.c.min),
+            "max": case((ex.max > rollups.c.max, ex.max), else_=rollups.c.max),
+            "sum": rollups.c.sum + ex.sum,
+            "count": rollups.c.count + ex.count,
+            "last": case((newer, ex.last), else_=rollups.c.last),
+            "last_ts": case((newer, ex.last_ts), else_=rollups.c.last_ts),
+        },
+    )
+    rows = [
+        {
+            "host_id": k[0],
+            "name": k[1],
+            "labels": k[2],
+            "bucket": k[3],
+            "min": a[0],
+            "max": a[1],
+            "sum": a[2],
+            "count": int(a[3]),
+            "last": a[4],
+            "last_ts": a[5],
+        }
+        for k, a in aggs.items()
+    ]
+    for i in range(0, len(rows), 5000):
+        conn.execute(stmt, rows[i : i + 5000])
 
 
 def rollup_rows(conn: Connection, host_id: str, name: str, start: float, end: float) -> list[dict[str, Any]]:
