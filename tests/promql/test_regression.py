@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import math
 import random
+from pathlib import Path
 
 import pytest
 
 from collector.core.promql import compile_expr
 from collector.core.promql.regression import LONG_RANGE
 from collector.core.window import STALE, RecentWindow
+from tests.promql.promtool_diff import Case, render, run_promtool
+from tests.support import require_binary
 
 
 def _exact(window: RecentWindow, text: str, t: float) -> dict:
@@ -73,3 +76,25 @@ def test_short_ranges_use_the_exact_fit() -> None:
         window.append("h", "g", {}, 15.0 * i, float(i % 7))
     a = _exact(window, "deriv(g[1h])", 15.0 * (LONG_RANGE // 2))
     assert len(a) == 1
+
+
+@pytest.mark.prometheus
+def test_sliding_fits_agree_with_promtool_to_the_rounding(tmp_path: Path) -> None:
+    promtool = require_binary("promtool")
+    rng = random.Random(7)
+    series = []
+    for dev in ("a", "b", "c"):
+        v = rng.randint(0, 100_000) / 64
+        values = []
+        for i in range(260):
+            values.append("stale" if i == 200 and dev == "c" else repr(v))
+            v += rng.randint(-640, 600) / 64
+        series.append({"series": f'avail{{dev="{dev}"}}', "values": " ".join(values)})
+    # 3 h of 1-minute samples is 181 per range: the sliding sums, moved along as time goes on.
+    times = [float(60 * m) for m in range(185, 259, 7)]
+    queries = [(q, t) for t in times for q in (
+        "round(predict_linear(avail[3h], 3600), 0.001)",
+        "round(deriv(avail[3h]) * 1000, 0.001)",
+    )]
+    result = run_promtool(promtool, render([Case(series, queries)]), tmp_path)
+    assert result.returncode == 0, result.stderr[:5000]
