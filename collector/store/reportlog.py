@@ -85,7 +85,7 @@ class LoggedReport:
     agent_id: str
     seq: int
     ts: float
-    samples: list[tuple[str, dict[str, str], float]]
+    samples: list[Any]  # each [name, labels, value]
     checks: list[dict[str, Any]]
 
 
@@ -103,7 +103,7 @@ def _decode(row: Any) -> LoggedReport:
         row.agent_id,
         row.seq,
         row.ts,
-        [(s[0], s[1], s[2]) for s in body["samples"]],
+        body["samples"],  # [name, labels, value] lists: unpacked like tuples by every reader
         body.get("checks", []),
     )
 
