@@ -147,7 +147,7 @@ class DiagnosisService:
         params: Mapping[str, Any],
         *,
         trigger: str,
-        ticket_id: str | None = None,
+        ticket_id: str | int | None = None,
         progress: Callable[[HostEvent], None] | None = None,
         requested_by: str = "",
         forks: int | None = None,
@@ -167,7 +167,8 @@ class DiagnosisService:
             raise InvalidInput("no hosts to run on", field="targets")
         now = self.ctx.clock.now().timestamp()
         run = Run(id=runs_store.new_run_id(), playbook=playbook.name, trigger=trigger, status="running",
-                  started_at=now, ticket_id=ticket_id, requested_by=requested_by, params=dict(resolved))
+                  started_at=now, ticket_id=None if ticket_id is None else str(ticket_id),
+                  requested_by=requested_by, params=dict(resolved))
         with self.ctx.engine.begin() as conn:
             runs_store.insert_run(conn, run)
         allowed, refused = [], []
@@ -222,6 +223,8 @@ class DiagnosisService:
             return runs_store.get_run(conn, run_id, customers=customers)
 
     def list_runs(self, **filters: Any) -> list[Run]:
+        if filters.get("ticket_id") is not None:
+            filters["ticket_id"] = str(filters["ticket_id"])
         with self.ctx.engine.connect() as conn:
             return runs_store.list_runs(conn, **filters)
 

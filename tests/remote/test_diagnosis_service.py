@@ -124,12 +124,12 @@ def test_ticket_runs_only_where_and_what_is_automatic(ctx: AppContext) -> None:
     assert not svc.allowed_automatically("memory-top", "web-01")
     assert not svc.allowed_automatically("disk-usage", "db-01")
     assert not svc.allowed_automatically("disk-usage", "no-such-host")
-    run = svc.run_playbook("memory-top", ["web-01"], {}, trigger="ticket", ticket_id="T-1")
+    run = svc.run_playbook("memory-top", ["web-01"], {}, trigger="ticket", ticket_id=17)
     assert run.hosts[0].status == "not-allowed"
-    assert run.ticket_id == "T-1"
-    run = svc.run_playbook("disk-usage", ["web-01"], {"path": "/etc"}, trigger="ticket", ticket_id="T-1")
+    assert run.ticket_id == "17"
+    run = svc.run_playbook("disk-usage", ["web-01"], {"path": "/etc"}, trigger="ticket", ticket_id=17)
     assert run.hosts[0].status == "passed"
-    assert run.id in {r.id for r in svc.list_runs(ticket_id="T-1")}
+    assert run.id in {r.id for r in svc.list_runs(ticket_id=17)}
 
 
 def test_bad_requests_are_refused_before_any_host(ctx: AppContext) -> None:
