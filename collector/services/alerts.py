@@ -37,11 +37,12 @@ from collector.core.alerting.rulefile import RuleSet, build_rule_set, check_rule
 from collector.core.alerting.state import resolve_all
 from collector.errors import RuleError
 from collector.services import AppContext
+from collector.shipped import shipped_dir
 from collector.store import alerts as store
 
 log = logging.getLogger("upkeep.alerts")
 
-SHIPPED_RULES = Path(__file__).resolve().parent.parent.parent / "rules"
+SHIPPED_RULES = shipped_dir("rules")
 
 
 def rule_files_in(path: Path) -> list[Path]:
