@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 import subprocess
 
@@ -128,3 +129,23 @@ def test_text_rendering_is_for_people() -> None:
     text = render_text("{{ mount }} is {{ use }} % full; largest: {{ dirs }}",
                        {"mount": "/var", "use": 93, "dirs": ["/var/log", "/var/lib"]})
     assert text == "/var is 93 % full; largest: /var/log, /var/lib"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="abxy_ 0123456789.'\"()[]<>=!+-*/%&|~^@,:;{}\\\nandornotin", max_size=40),
+       st.dictionaries(st.sampled_from(["a", "b", "x", "y"]),
+                       st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=3)
+                       | st.lists(st.integers(), max_size=3)))
+def test_any_condition_text_evaluates_to_a_bool_or_is_refused(source: str, values: dict[str, object]) -> None:
+    try:
+        condition = compile_condition(source)
+    except ConditionError:
+        return
+    assert condition.evaluate(values) in {True, False}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=60))
+def test_the_command_checker_only_ever_refuses_with_a_template_error(template: str) -> None:
+    with contextlib.suppress(TemplateError):
+        check_command(template)
