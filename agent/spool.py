@@ -135,6 +135,8 @@ class Spool:
         self._segment = segs[-1] if segs else cur_seg + 1
         if segs and (self.root / _seg_name(self._segment)).stat().st_size >= self._segment_bytes:
             self._segment += 1
+        # The oldest segment that may still be on disk: _commit deletes up to the cursor's.
+        self._oldest = min([*(n for n in segs if n >= cur_seg), self._segment])
         self._fh = self._open_segment()
 
     def _open_segment(self) -> BinaryIO:
@@ -272,7 +274,6 @@ class Spool:
         if self._head > 1024 or self._head == len(self._entries):
             del self._entries[:self._head]
             self._head = 0
-        for p in self.root.glob("seg-*.log"):
-            n = p.name[4:16]
-            if n.isdigit() and int(n) < seg:
-                p.unlink(missing_ok=True)
+        for n in range(self._oldest, seg):
+            (self.root / _seg_name(n)).unlink(missing_ok=True)
+        self._oldest = max(self._oldest, seg)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import time
 
 import psutil
 
@@ -50,6 +51,20 @@ def _threads() -> float | None:
         return None
 
 
+# Counting processes lists /proc, the dearest read of a cycle on a busy host; the count is
+# refreshed this often and reused in between (threads, from /proc/loadavg, are always fresh).
+PROCESS_COUNT_MAX_AGE = 60.0
+_process_count: tuple[float, float] | None = None  # (monotonic time, count)
+
+
+def _processes() -> float:
+    global _process_count
+    now = time.monotonic()
+    if _process_count is None or now - _process_count[0] > PROCESS_COUNT_MAX_AGE:
+        _process_count = (now, float(len(psutil.pids())))
+    return _process_count[1]
+
+
 def collect(out: list[Sample], now: float) -> None:
     l1, l5, l15 = os.getloadavg()
     out.append(Sample("node_load1", {}, l1))
@@ -58,7 +73,7 @@ def collect(out: list[Sample], now: float) -> None:
     out.append(Sample("node_boot_time_seconds", {}, float(psutil.boot_time())))
     out.append(Sample("node_time_seconds", {}, now))
     out.append(Sample("node_uname_info", _uname_labels(), 1.0))
-    out.append(Sample("upkeep_processes", {"state": "all"}, float(len(psutil.pids()))))
+    out.append(Sample("upkeep_processes", {"state": "all"}, _processes()))
     if psutil.LINUX:
         procs = _proc_stat_procs()
         if procs is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 
 import psutil
 
@@ -41,38 +42,50 @@ def _chip(hwmon_dir: str) -> str:
     return _clean(_read(os.path.join(hwmon_dir, "name")) or os.path.basename(hwmon_dir))
 
 
-def _linux(out: list[Sample]) -> None:
+def _discover() -> list[tuple[str, dict[str, str]]]:
+    """Every temperature file with its series name and labels."""
+    found: list[tuple[str, dict[str, str]]] = []
     try:
         hwmons = sorted(os.listdir(_HWMON))
     except OSError:
         hwmons = []
     for entry in hwmons:
         d = os.path.join(_HWMON, entry)
-        chip = None
         try:
-            files = os.listdir(d)
+            files = sorted(f for f in os.listdir(d) if f.startswith("temp") and f.endswith("_input"))
         except OSError:
             continue
-        for f in sorted(files):
-            if not (f.startswith("temp") and f.endswith("_input")):
-                continue
-            raw = _read(os.path.join(d, f))
-            if raw is None or not raw.lstrip("-").isdigit():
-                continue
-            chip = chip or _chip(d)
-            out.append(Sample("node_hwmon_temp_celsius", {"chip": chip, "sensor": f[: -len("_input")]},
-                              int(raw) / 1000.0))
+        if files:
+            chip = _chip(d)
+            found += [(os.path.join(d, f), {"chip": chip, "sensor": f[: -len("_input")]}) for f in files]
     try:
         zones = sorted(z for z in os.listdir(_THERMAL) if z.startswith("thermal_zone"))
     except OSError:
         zones = []
     for z in zones:
-        raw = _read(os.path.join(_THERMAL, z, "temp"))
         kind = _read(os.path.join(_THERMAL, z, "type"))
-        if raw is None or kind is None or not raw.lstrip("-").isdigit():
+        if kind is not None:
+            found.append((os.path.join(_THERMAL, z, "temp"), {"type": kind, "zone": z[len("thermal_zone"):]}))
+    return found
+
+
+# Sensors come and go only with hardware or drivers: the directories are listed again this often.
+REDISCOVER = 600.0
+_sensors: list[tuple[str, dict[str, str]]] | None = None
+_found_at = 0.0
+
+
+def _linux(out: list[Sample]) -> None:
+    global _sensors, _found_at
+    now = time.monotonic()
+    if _sensors is None or now - _found_at > REDISCOVER:
+        _sensors, _found_at = _discover(), now
+    for path, labels in _sensors:
+        raw = _read(path)
+        if raw is None or not raw.lstrip("-").isdigit():
             continue
-        out.append(Sample("node_thermal_zone_temp", {"type": kind, "zone": z[len("thermal_zone"):]},
-                          int(raw) / 1000.0))
+        name = "node_thermal_zone_temp" if "zone" in labels else "node_hwmon_temp_celsius"
+        out.append(Sample(name, labels, int(raw) / 1000.0))
 
 
 def collect(out: list[Sample]) -> None:
