@@ -311,8 +311,11 @@ def run_load(
 
     per = (n + args.processes - 1) // args.processes
     procs = []
+    outs = []
     for k in range(args.processes):
         a, b = k * per, min(n, (k + 1) * per)
+        out = hosts_file.with_name(f"{target}-gen{k}.json")
+        outs.append(out)
         procs.append(
             subprocess.Popen(
                 [
@@ -335,8 +338,9 @@ def run_load(
                     str(args.warmup),
                     "--connections",
                     str(args.connections),
+                    "--out",
+                    str(out),
                 ],
-                stdout=subprocess.PIPE,
             )
         )
     watched = psutil.Process(watch_pid)
@@ -347,7 +351,7 @@ def run_load(
         except psutil.Error:
             break
         time.sleep(0.5)
-    results = [json.loads(p.communicate()[0]) for p in procs]
+    results = [json.loads(out.read_text()) for out in outs]
     lat = sorted(x for r in results for x in r["latencies"])
     measured = results[0]["measured_seconds"]
     acked: dict[str, int] = {}
@@ -470,6 +474,7 @@ def main() -> int:
     p.add_argument("--hosts-file", default="", help=argparse.SUPPRESS)
     p.add_argument("--slice-start", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--slice-end", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--out", default="", help=argparse.SUPPRESS)
     p.add_argument("--render", default="", help="write the section from a saved run's output (JSON lines)")
     args = p.parse_args()
     if args.render:
@@ -481,7 +486,9 @@ def main() -> int:
         write_section(render([(u["hosts"], u, gws.get(u["hosts"])) for u in ups], args))
         return 0
     if args.generator:
-        sys.stdout.write(json.dumps(asyncio.run(generate(args))))
+        # A file, not stdout: the result is larger than a pipe buffer, and the parent only
+        # reads after the generators have finished.
+        Path(args.out).write_text(json.dumps(asyncio.run(generate(args))))
         return 0
 
     rows = []
