@@ -35,7 +35,7 @@ def _interned_ck(name: str, labels: Mapping[str, str]) -> tuple[str, tuple[tuple
 class Series:
     """One series: its labels and its samples in time order."""
 
-    __slots__ = ("ck", "gen", "host", "key", "labels", "ts", "vs")
+    __slots__ = ("ck", "gen", "host", "key", "labels", "marks", "ts", "vs")
 
     def __init__(self, labels: dict[str, str], key: LabelKey, host: str) -> None:
         self.labels = labels
@@ -45,6 +45,8 @@ class Series:
         self.vs = array("d")
         self.gen = 0
         self.ck: tuple[str, tuple[tuple[str, str], ...]] = ("", ())
+        # Scratch for readers (the PromQL engine's reset and stale-marker scan): never read here.
+        self.marks: object = None
 
     @property
     def name(self) -> str:

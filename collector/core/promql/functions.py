@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -18,8 +19,9 @@ from collector.core.promql.nodes import (
     name_dropper,
     renamed,
 )
-from collector.core.promql.rangefuncs import RANGE_FUNCTIONS, RangeArgs, ms
+from collector.core.promql.rangefuncs import EXTRAPOLATED, RANGE_FUNCTIONS, RangeArgs, extrapolate, ms
 from collector.core.promql.regression import RangeFits
+from collector.core.promql.scan import CHECKED, RESET, STALE, marks
 from collector.core.promql.selectors import range_samples
 from collector.core.window import Series
 
@@ -74,24 +76,55 @@ class RangeCall(Node):
         fn = self.fn
         labels: list[Labels] = []
         values: list[float] = []
+        add_label, add_value = labels.append, values.append
         all_series = m.series(ctx)
         lines = self._lines(ctx, all_series, start, end) if self.fits is not None else None
         deriv = self.name == "deriv"
+        shape = EXTRAPOLATED.get(self.name)
+        counter, per_second = shape if shape is not None else (False, False)
         for i, s in enumerate(all_series):
             if lines is not None:
                 line = lines[i]
                 if line is not None:  # a long range, fitted by sliding sums
                     if line:
-                        labels.append(s.labels)
-                        values.append(line[0] if deriv else line[0] * args.params[0] + line[1])
+                        add_label(s.labels)
+                        add_value(line[0] if deriv else line[0] * args.params[0] + line[1])
                     continue
-            ts, vs = range_samples(s, start, end)
-            if not vs:
+            # range_samples, inlined: this loop runs for every series of every range in the pack.
+            ts = s.ts
+            n = len(ts)
+            if not n:
                 continue
-            v = fn(ts, vs, args)
+            hi = n if ts[n - 1] <= end else bisect_right(ts, end)
+            lo = bisect_left(ts, start, 0, hi)
+            if lo >= hi:
+                continue
+            mk = s.marks
+            if mk is None or mk[CHECKED] != ts[n - 1]:  # type: ignore[index]
+                mk = marks(s)
+            first_t = ts[lo]
+            if mk[STALE] < first_t:  # type: ignore[index]
+                if shape is not None and (not counter or mk[RESET] <= first_t):  # type: ignore[index]
+                    # No stale marker and no reset inside: the ends alone give the change.
+                    if hi - lo < 2:
+                        continue
+                    vs = s.vs
+                    first = vs[lo]
+                    add_label(s.labels)
+                    add_value(extrapolate(
+                        vs[hi - 1] - first, first, first_t, ts[hi - 1], hi - lo, args,
+                        counter=counter, per_second=per_second,
+                    ))
+                    continue
+                tss, vss = ts[lo:hi], s.vs[lo:hi]
+            else:
+                tss, vss = range_samples(s, start, end)
+                if not vss:
+                    continue
+            v = fn(tss, vss, args)
             if v is not None:
-                labels.append(s.labels)
-                values.append(v)
+                add_label(s.labels)
+                add_value(v)
         if self.keep_name:
             return Vector(labels, values)
         out = Vector(self.drop.many(labels), values)

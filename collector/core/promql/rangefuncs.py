@@ -46,8 +46,17 @@ def _extrapolated(ts: array, vs: array, a: RangeArgs, *, counter: bool, per_seco
         prev = vs[: n - 1]
         for reached in compress(prev, map(operator.lt, vs[1:], prev)):
             result += reached
-    t0 = round(ts[0] * 1000.0)
-    t1 = round(ts[n - 1] * 1000.0)
+    return extrapolate(result, first, ts[0], ts[n - 1], n, a, counter=counter, per_second=per_second)
+
+
+def extrapolate(
+    result: float, first: float, first_t: float, last_t: float, n: int, a: RangeArgs, *, counter: bool,
+    per_second: bool,
+) -> float:
+    """Prometheus' extrapolation of ``result`` (the change over ``n`` >= 2 samples, resets added
+    back) from the sampled interval ``[first_t, last_t]`` to the whole range."""
+    t0 = round(first_t * 1000.0)
+    t1 = round(last_t * 1000.0)
     to_start = (t0 - a.start_ms) / 1000
     to_end = (a.end_ms - t1) / 1000
     sampled = (t1 - t0) / 1000
@@ -65,6 +74,10 @@ def _extrapolated(ts: array, vs: array, a: RangeArgs, *, counter: bool, per_seco
     if per_second:
         factor /= a.range_s
     return result * factor
+
+
+# name -> (counter, per_second) for the functions ``extrapolate`` computes.
+EXTRAPOLATED = {"rate": (True, True), "increase": (True, False), "delta": (False, False)}
 
 
 def _ascending(vs: array) -> bool:

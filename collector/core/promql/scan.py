@@ -1,0 +1,50 @@
+"""Per-series marks that let range functions skip scanning for stale markers and counter resets.
+
+The window only ever appends samples to a series (and trims old ones), so one pass over the
+samples that arrived since the previous evaluation keeps, per series, the time of its newest stale
+marker and of its newest counter reset (a value below the previous non-stale value). A range that
+starts at or after both holds no stale marker and no reset, so rate() and friends need only its
+first and last samples. The marks live in ``Series.marks``, which the window leaves to its readers.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+
+from collector.core.window import Series
+
+_NEVER = float("-inf")
+
+# Indices into a series' marks.
+CHECKED = 0  # time of the newest sample scanned
+PREVIOUS = 1  # the newest non-stale value scanned (-inf before the first)
+RESET = 2  # time of the newest sample below the non-stale value before it (-inf: none)
+STALE = 3  # time of the newest stale marker (-inf: none)
+
+
+def marks(s: Series) -> list[float]:
+    """The series' marks, brought up to its newest sample; the series must hold one or more."""
+    ts = s.ts
+    n = len(ts)
+    newest = ts[n - 1]
+    m = s.marks
+    if isinstance(m, list) and m[CHECKED] <= newest:
+        if m[CHECKED] == newest:
+            return m
+        i = bisect_right(ts, m[CHECKED])
+    else:
+        m = [_NEVER, _NEVER, _NEVER, _NEVER]
+        s.marks = m
+        i = 0
+    vs = s.vs
+    prev, reset, stale = m[PREVIOUS], m[RESET], m[STALE]
+    for j in range(i, n):
+        v = vs[j]
+        if v != v:
+            stale = ts[j]
+        else:
+            if v < prev:
+                reset = ts[j]
+            prev = v
+    m[CHECKED], m[PREVIOUS], m[RESET], m[STALE] = newest, prev, reset, stale
+    return m
