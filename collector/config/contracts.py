@@ -160,7 +160,7 @@ class ContractConfig(Section):
     starts: date | None = None
     warranty_end: date | None = None
     support_end: date | None = None
-    renewal_reminders_days: tuple[int, ...] = (60, 30, 7)
+    renewal_reminders_days: tuple[int, ...] = (30, 7)
     inspection_cron: str = "0 2 1 * *"
     report_cron: str = "0 6 1 * *"
     remote_diagnosis: bool = False
