@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 
-from hypothesis import given, settings
+import pytest
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from collector.core.promql import Sample, compile_expr
@@ -79,3 +80,49 @@ def test_marks_kept_between_evaluations_give_fresh_results(
                 want = RANGE_FUNCTIONS[name][0](ts, vs, args)
                 got = compile_expr(f"{name}(c[1m])").evaluate(live, at)
                 assert _same(got, [] if want is None else [Sample({"host": "h"}, want)]), (name, at, samples)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(st.sampled_from([0.0, 0.0, 1.0, -3.0, 250.0, STALE]), min_size=1, max_size=200),
+    st.sampled_from([1, 1, 1, 2, 3]),
+    st.booleans(),
+)
+@example([0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0], 2, True)  # a flat series starts to move
+@example([1.0, STALE, 0.0, 250.0, 0.0, -3.0], 1, False)
+def test_sliding_fits_kept_between_evaluations_agree_with_fresh_ones(
+    moves: list[float], per_round: int, flat: bool
+) -> None:
+    # 200 samples (more than the exact-fit limit) in a 45 min range, then a round after every
+    # ``per_round`` new samples; a stale marker turns up now and then. A flat series that starts
+    # to move (or stops) checks the count of changes that tells a constant from a line.
+    texts = ["deriv(g[45m])", "predict_linear(g[45m], 3600)"]
+    exprs = [compile_expr(text) for text in texts]
+    samples = [(1000.0 + 15 * i, 1e6 + (0.0 if flat else 40.0 * i + i % 7)) for i in range(200)]
+    live = _named("g", samples)
+    for e in exprs:
+        e.evaluate(live, samples[-1][0])
+    t, v = samples[-1]
+    for i, move in enumerate(moves):
+        t += 15.0
+        v = v + move if move == move else v
+        value = move if move != move else v
+        live.append("h", "g", {"host": "h"}, t, value)
+        samples.append((t, value))
+        if i % per_round:
+            continue
+        fresh = _named("g", samples)
+        for e in exprs:
+            kept, want = e.evaluate(live, t), e.evaluate(fresh, t)
+            assert isinstance(kept, list)
+            assert isinstance(want, list)
+            assert [s.labels for s in kept] == [s.labels for s in want]
+            for a, b in zip(kept, want, strict=True):
+                assert a.value == pytest.approx(b.value, rel=1e-9, abs=1e-9), (e.text, t)
+
+
+def _named(name: str, samples: list[tuple[float, float]]) -> RecentWindow:
+    w = RecentWindow(retention=1e9)
+    for t, v in samples:
+        w.append("h", name, {"host": "h"}, t, v)
+    return w

@@ -59,10 +59,7 @@ class RangeCall(Node):
         if hit is not None and (hit[0] is all_series or hit[0] == all_series):
             return hit[1]  # type: ignore[no-any-return]
         assert self.fits is not None
-        lines: list[tuple[float, float] | tuple[()] | None] = []
-        for i in range(len(all_series)):
-            fit = self.fits.fit(ctx.window, all_series, i, start, end)
-            lines.append(None if fit is None else (fit.fit(ctx.t) or ()))
+        lines = self.fits.lines(ctx.window, all_series, start, end, ctx.t)
         ctx.memo[key] = (all_series, lines)  # type: ignore[assignment]
         return lines
 

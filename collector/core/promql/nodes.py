@@ -14,7 +14,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from collector.core.promql.model import EvaluationError, label_key
-from collector.core.promql.selectors import SeriesSelector, instant_samples, range_samples
+from collector.core.promql.selectors import (
+    SeriesSelector,
+    instant_samples,
+    newest_samples,
+    range_samples,
+)
 from collector.core.window import RecentWindow, Series
 
 Labels = dict[str, str]
@@ -61,22 +66,29 @@ class LabelMap:
     """A label transformation memoized by the identity of its input dict.
 
     ``many`` returns the very list it returned last time when given the same dicts again (the
-    common case from one evaluation to the next), so consumers can memoize on that list too.
+    common case from one evaluation to the next), so consumers can memoize on that list too. It
+    remembers its last two inputs: a binary operator maps both its sides through one LabelMap.
     """
 
-    __slots__ = ("fn", "last_in", "last_out", "memo")
+    __slots__ = ("fn", "last_in", "last_out", "memo", "prev_in", "prev_out")
 
     def __init__(self, fn: Callable[[Labels], Any]) -> None:
         self.fn = fn
         self.memo: dict[int, tuple[Labels, Any]] = {}
         self.last_in: list[Labels] = []
         self.last_out: list[Any] = []
+        self.prev_in: list[Labels] = []
+        self.prev_out: list[Any] = []
 
     def many(self, labels: list[Labels]) -> list[Any]:
         # List equality checks identity first, element by element, in C: cheap when nothing changed.
         if labels is self.last_in or labels == self.last_in:
             return self.last_out
-        out = self._many(labels)
+        if labels is self.prev_in or labels == self.prev_in:
+            out = self.prev_out
+        else:
+            out = self._many(labels)
+        self.prev_in, self.prev_out = self.last_in, self.last_out
         self.last_in, self.last_out = labels, out
         return out
 
@@ -170,10 +182,20 @@ class VectorSelector(Node):
         self.offset = offset
         self.one_name = selector.name is not None
         self.with_times = False  # set for timestamp()'s argument, which needs the sample times
+        self._labels_of: list[Series] = []
+        self._labels: list[Labels] = []
 
     def compute(self, ctx: Context) -> Vector:
         series = self.selector.select(ctx.window)
         at = ctx.t - self.offset
+        newest = newest_samples(series, at, ctx.lookback)
+        if newest is not None:
+            # Every series has a sample: the labels are the selection's, the same list as last
+            # time while the selection is (so the next node's memo on that list hits as well).
+            if series is not self._labels_of:
+                self._labels_of, self._labels = series, [s.labels for s in series]
+            values, ts = newest
+            return Vector(self._labels, values, ts if self.with_times else None)
         labels, values, ts = instant_samples(series, at, ctx.lookback, with_times=self.with_times)
         return Vector(labels, values, ts)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import operator
+from array import array
 from bisect import bisect_left, bisect_right
 from itertools import repeat
 from weakref import WeakKeyDictionary
@@ -71,6 +72,73 @@ class SlidingFit:
 
     def slide(self, lo: int, hi: int) -> None:
         """Make the sums cover the series' samples ``lo:hi``."""
+        s = self.series
+        ts, vs = s.ts, s.vs
+        cur_lo, cur_hi = self.lo, self.hi
+        k = hi - cur_hi
+        if 0 < k <= 8 and lo - cur_lo == k and lo < cur_hi and self.updates < REBUILD_AFTER:
+            # The steady case between two evaluations: k samples came in, k went out.
+            if ts[cur_lo] == self.first_t and self._step(vs, ts, cur_lo, cur_hi, k):
+                return
+        elif lo == cur_lo and hi == cur_hi and lo < len(ts) and ts[lo] == self.first_t:
+            return  # another rule over the same range at the same instant
+        self._slide(lo, hi)
+
+    def _step(self, vs: array, ts: array, cur_lo: int, cur_hi: int, k: int) -> bool:
+        """Move both ends ``k`` samples on if no stale marker enters, leaves or becomes the first."""
+        if k == 1:  # one new sample since the last evaluation: the usual case, spelled out
+            a, b, c, d = vs[cur_lo], vs[cur_lo + 1], vs[cur_hi - 1], vs[cur_hi]
+            if a != a or b != b or c != c or d != d:
+                return False
+            t0, y0 = self.t0, self.y0
+            changes = self.changes + (d != c) - (a != b)
+            ui, yi = ts[cur_hi] - t0, d - y0
+            uo, yo = ts[cur_lo] - t0, a - y0
+            self.su = self.su + ui - uo
+            self.sy = self.sy + yi - yo
+            self.suy = self.suy + ui * yi - uo * yo
+            self.suu = self.suu + ui * ui - uo * uo
+            self.changes = changes
+            self.updates += 2
+            self.lo, self.hi = cur_lo + 1, cur_hi + 1
+            self.first_t, self.last_t = ts[cur_lo + 1], ts[cur_hi]
+            return True
+        leave = vs[cur_lo:cur_lo + k + 1]
+        enter = vs[cur_hi - 1:cur_hi + k]
+        total = sum(leave) + sum(enter)
+        if total != total:  # a stale marker (or infinities): the general path sorts it out
+            return False
+        t0, y0 = self.t0, self.y0
+        n, su, sy, suy, suu = self.n, self.su, self.sy, self.suy, self.suu
+        changes = self.changes
+        for j in range(1, k + 1):
+            v = enter[j]
+            if v != enter[j - 1]:
+                changes += 1
+            u = ts[cur_hi + j - 1] - t0
+            y = v - y0
+            su += u
+            sy += y
+            suy += u * y
+            suu += u * u
+        for j in range(k):
+            v = leave[j]
+            if v != leave[j + 1]:
+                changes -= 1
+            u = ts[cur_lo + j] - t0
+            y = v - y0
+            su -= u
+            sy -= y
+            suy -= u * y
+            suu -= u * u
+        self.n, self.su, self.sy, self.suy, self.suu = n, su, sy, suy, suu
+        self.changes = changes
+        self.updates += 2 * k
+        self.lo, self.hi = cur_lo + k, cur_hi + k
+        self.first_t, self.last_t = ts[cur_lo + k], ts[cur_hi + k - 1]
+        return True
+
+    def _slide(self, lo: int, hi: int) -> None:
         s = self.series
         ts, vs = s.ts, s.vs
         if self.first_t == math.inf:
@@ -238,3 +306,32 @@ class RangeFits:
             self._fits[i] = fit
         fit.slide(lo, hi)
         return fit
+
+    def lines(
+        self, window: RecentWindow, all_series: list[Series], start: float, end: float, t: float
+    ) -> list[tuple[float, float] | tuple[()] | None]:
+        """Per series over ``[start, end]``: the fitted (slope, value at ``t``) over a long range,
+        () for a long range with too few distinct times, or None where the range is short enough
+        to fit exactly."""
+        if all_series is not self._series:
+            self._series = all_series
+            self._fits = [None] * len(all_series)
+        fits = self._fits
+        out: list[tuple[float, float] | tuple[()] | None] = []
+        add = out.append
+        # fit() above, inlined: this loop runs for every series of every long range.
+        for i, series in enumerate(all_series):
+            ts = series.ts
+            n = len(ts)
+            hi = n if n and ts[n - 1] <= end else bisect_right(ts, end)
+            lo = bisect_left(ts, start, 0, hi)
+            if hi - lo <= LONG_RANGE:
+                add(None)
+                continue
+            fit = fits[i]
+            if fit is None:
+                fit = FITS.fit(window, series, self.range, self.offset)
+                fits[i] = fit
+            fit.slide(lo, hi)
+            add(fit.fit(t) or ())
+        return out

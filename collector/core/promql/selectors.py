@@ -14,6 +14,7 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from operator import attrgetter, itemgetter
 
 from collector.core.promql.model import PromQLError, UnsupportedExpression
 from collector.core.window import RecentWindow, Series
@@ -160,6 +161,32 @@ def instant_samples(
         values.append(v)
         add_time(last)
     return labels, values, times if with_times else None
+
+
+_TS = attrgetter("ts")
+_VS = attrgetter("vs")
+_LAST = itemgetter(-1)
+
+
+def newest_samples(
+    series: list[Series], t: float, lookback: float
+) -> tuple[list[float], list[float]] | None:
+    """``instant_samples`` in C-level passes, for the usual case: every series' newest sample lies
+    in ``[t - lookback, t]`` and none is a stale marker. Returns (values, times), or None when that
+    is not so (or unknown) and the series must be looked at one by one."""
+    if not series:
+        return None
+    try:
+        times = list(map(_LAST, map(_TS, series)))
+    except IndexError:  # a series without samples
+        return None
+    if max(times) > t or min(times) < t - lookback:
+        return None
+    values = list(map(_LAST, map(_VS, series)))
+    total = sum(values)
+    if total != total:  # a stale marker among them (or Inf - Inf)
+        return None
+    return values, times
 
 
 def _ignore(_: float) -> None:
