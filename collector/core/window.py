@@ -46,7 +46,7 @@ class Series:
         self.gen = 0
         self.ck: tuple[str, tuple[tuple[str, str], ...]] = ("", ())
         # Scratch for readers (the PromQL engine's reset and stale-marker scan): never read here.
-        self.marks: object = None
+        self.marks: list[float] | None = None
 
     @property
     def name(self) -> str:

@@ -19,9 +19,9 @@ from collector.core.promql.nodes import (
     name_dropper,
     renamed,
 )
-from collector.core.promql.rangefuncs import EXTRAPOLATED, RANGE_FUNCTIONS, RangeArgs, extrapolate, ms
+from collector.core.promql.rangefuncs import EXTRAPOLATED, RANGE_FUNCTIONS, RangeArgs, ms
 from collector.core.promql.regression import RangeFits
-from collector.core.promql.scan import CHECKED, RESET, STALE, marks
+from collector.core.promql.scan import CHECKED, PREVIOUS, RESET, STALE, marks
 from collector.core.promql.selectors import range_samples
 from collector.core.window import Series
 
@@ -70,15 +70,28 @@ class RangeCall(Node):
         args = RangeArgs(end_ms - ms(m.range), end_ms, eval_ms, m.range, _scalars(self.params, ctx))
         end = ctx.t - m.offset
         start = end - m.range
-        fn = self.fn
         labels: list[Labels] = []
         values: list[float] = []
-        add_label, add_value = labels.append, values.append
         all_series = m.series(ctx)
         lines = self._lines(ctx, all_series, start, end) if self.fits is not None else None
-        deriv = self.name == "deriv"
         shape = EXTRAPOLATED.get(self.name)
-        counter, per_second = shape if shape is not None else (False, False)
+        if shape is not None:
+            self._extrapolated(all_series, start, end, args, shape, labels, values)
+        else:
+            self._each(all_series, lines, start, end, args, labels, values)
+        if self.keep_name:
+            return Vector(labels, values)
+        out = Vector(self.drop.many(labels), values)
+        return out if m.one_name else renamed(m, Vector(labels, values), out)
+
+
+    def _each(
+        self, all_series: list[Series], lines: list[tuple[float, float] | tuple[()] | None] | None,
+        start: float, end: float, args: RangeArgs, labels: list[Labels], values: list[float],
+    ) -> None:
+        fn = self.fn
+        deriv = self.name == "deriv"
+        add_label, add_value = labels.append, values.append
         for i, s in enumerate(all_series):
             if lines is not None:
                 line = lines[i]
@@ -97,22 +110,9 @@ class RangeCall(Node):
             if lo >= hi:
                 continue
             mk = s.marks
-            if mk is None or mk[CHECKED] != ts[n - 1]:  # type: ignore[index]
+            if mk is None or mk[CHECKED] != ts[n - 1]:
                 mk = marks(s)
-            first_t = ts[lo]
-            if mk[STALE] < first_t:  # type: ignore[index]
-                if shape is not None and (not counter or mk[RESET] <= first_t):  # type: ignore[index]
-                    # No stale marker and no reset inside: the ends alone give the change.
-                    if hi - lo < 2:
-                        continue
-                    vs = s.vs
-                    first = vs[lo]
-                    add_label(s.labels)
-                    add_value(extrapolate(
-                        vs[hi - 1] - first, first, first_t, ts[hi - 1], hi - lo, args,
-                        counter=counter, per_second=per_second,
-                    ))
-                    continue
+            if mk[STALE] < ts[lo]:
                 tss, vss = ts[lo:hi], s.vs[lo:hi]
             else:
                 tss, vss = range_samples(s, start, end)
@@ -122,10 +122,72 @@ class RangeCall(Node):
             if v is not None:
                 add_label(s.labels)
                 add_value(v)
-        if self.keep_name:
-            return Vector(labels, values)
-        out = Vector(self.drop.many(labels), values)
-        return out if m.one_name else renamed(m, Vector(labels, values), out)
+
+    def _extrapolated(
+        self, all_series: list[Series], start: float, end: float, a: RangeArgs,
+        shape: tuple[bool, bool], labels: list[Labels], values: list[float],
+    ) -> None:
+        """rate(), increase(), delta(): where a range holds no stale marker and (for a counter) no
+        reset, from its first and last samples alone, with ``extrapolate`` spelled out."""
+        counter, per_second = shape
+        fn = self.fn
+        start_ms, end_ms, range_s = a.start_ms, a.end_ms, a.range_s
+        add_label, add_value = labels.append, values.append
+        for s in all_series:
+            ts = s.ts
+            n = len(ts)
+            if not n:
+                continue
+            newest = ts[n - 1]
+            hi = n if newest <= end else bisect_right(ts, end)
+            lo = bisect_left(ts, start, 0, hi)
+            count = hi - lo
+            if count < 2:
+                continue  # fewer than two samples, stale markers included: no value
+            vs = s.vs
+            mk = s.marks
+            if mk is None or mk[CHECKED] != newest:
+                if mk is not None and ts[n - 2] == mk[CHECKED]:
+                    # marks() for the one sample that arrived since the last evaluation.
+                    v = vs[n - 1]
+                    if v != v:
+                        mk[STALE] = newest
+                    else:
+                        if v < mk[PREVIOUS]:
+                            mk[RESET] = newest
+                        mk[PREVIOUS] = v
+                    mk[CHECKED] = newest
+                else:
+                    mk = marks(s)
+            first_t = ts[lo]
+            if mk[STALE] >= first_t or (counter and mk[RESET] > first_t):
+                tss, vss = range_samples(s, start, end)
+                v = fn(tss, vss, a)
+                if v is not None:
+                    add_label(s.labels)
+                    add_value(v)
+                continue
+            first = vs[lo]
+            result = vs[hi - 1] - first
+            t0 = round(first_t * 1000.0)
+            t1 = round(ts[hi - 1] * 1000.0)
+            to_start = (t0 - start_ms) / 1000
+            to_end = (end_ms - t1) / 1000
+            sampled = (t1 - t0) / 1000
+            avg_step = sampled / (count - 1)
+            if counter and result > 0 and first >= 0:
+                to_zero = sampled * (first / result)
+                if to_zero < to_start:
+                    to_start = to_zero
+            threshold = avg_step * 1.1
+            span = sampled
+            span += to_start if to_start < threshold else avg_step / 2
+            span += to_end if to_end < threshold else avg_step / 2
+            factor = span / sampled
+            if per_second:
+                factor /= range_s
+            add_label(s.labels)
+            add_value(result * factor)
 
 
 class AbsentOverTime(Node):

@@ -28,7 +28,7 @@ def marks(s: Series) -> list[float]:
     n = len(ts)
     newest = ts[n - 1]
     m = s.marks
-    if isinstance(m, list) and m[CHECKED] <= newest:
+    if m is not None and m[CHECKED] <= newest:
         if m[CHECKED] == newest:
             return m
         i = bisect_right(ts, m[CHECKED])
