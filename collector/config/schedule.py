@@ -46,11 +46,12 @@ HousekeepingJob = Literal["heartbeat-sweep", "sla-sweep", "rollups", "retention"
 
 class ScheduleConfig(Section):
     enabled: bool = True
-    # Housekeeping the scheduler leader runs as jobs. Empty by default: the ingest and ticket
-    # areas still run their own loops in every collector, and running both would repeat the work.
-    # (The heartbeat sweep also touches the recent window, which the ingest area owns on the
-    # server's event loop; move it here only together with that ownership.)
-    housekeeping: tuple[HousekeepingJob, ...] = ()
+    # Housekeeping the scheduler leader runs as jobs, so that with several collectors on one
+    # PostgreSQL the SLA sweep, rollups and retention run once, not in every process. An area
+    # whose job is listed here does not run its own loop. The heartbeat sweep stays a loop in
+    # every collector by default: each process owns the recent window of the hosts that report
+    # to it (DESIGN.md, Scale), and only that process can write their `up` series.
+    housekeeping: tuple[HousekeepingJob, ...] = ("sla-sweep", "rollups", "retention")
     heartbeat_interval: Duration = 30.0
     rollup_interval: Duration = 300.0
     retention_interval: Duration = 3600.0
@@ -66,6 +67,10 @@ class ScheduleConfig(Section):
     max_idle: Duration = 30.0
     workers: int = Field(default=4, ge=1, le=64)
     inspection: InspectionSettings = InspectionSettings()
+
+    def schedules(self, job: HousekeepingJob) -> bool:
+        """True when the scheduler runs ``job``, so the area's own loop stays off."""
+        return self.enabled and job in self.housekeeping
 
     @field_validator("reminder_time")
     @classmethod

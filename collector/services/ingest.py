@@ -436,6 +436,11 @@ def install(ctx: AppContext) -> None:
             except Exception:
                 log.exception("heartbeat sweep failed")
 
+    # Rollups and retention are the scheduler leader's jobs by default (they must run once per
+    # database, not once per collector); this loop covers whichever of them it does not run.
+    own_rollups = not ctx.config.schedule.schedules("rollups")
+    own_retention = not ctx.config.schedule.schedules("retention")
+
     async def retention_loop(stop: asyncio.Event) -> None:
         # Rollups every 5 minutes (a bucket's rows are then written about once), retention hourly.
         runs = 0
@@ -443,11 +448,13 @@ def install(ctx: AppContext) -> None:
             runs += 1
             try:
                 now = _ts(ctx.clock.now())
-                if runs % 12 == 0:
+                if own_retention and (runs % 12 == 0 or not own_rollups):
                     await asyncio.to_thread(run_retention, ctx, now)
-                else:
+                elif own_rollups:
                     await asyncio.to_thread(run_rollups, ctx, now)
             except Exception:
                 log.exception("rollups or retention failed")
 
-    ctx.background.extend([svc.rebuild_loop, heartbeat_loop, retention_loop])
+    ctx.background.extend([svc.rebuild_loop, heartbeat_loop])
+    if own_rollups or own_retention:
+        ctx.background.append(retention_loop)

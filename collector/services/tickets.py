@@ -37,7 +37,8 @@ def install(ctx: AppContext) -> None:
     ctx.areas["tickets"] = svc
     ctx.metrics.append(TicketMetrics(svc))
     ctx.background.append(svc.outbox.loop(ctx.engine, lambda: ctx.clock.now().timestamp()))
-    ctx.background.append(_sweep_loop(svc, ctx))
+    if not ctx.config.schedule.schedules("sla-sweep"):
+        ctx.background.append(_sweep_loop(svc, ctx))
 
 
 def _sweep_loop(svc: TicketService, ctx: AppContext) -> Callable[[asyncio.Event], Any]:
