@@ -77,3 +77,27 @@ class HostKeyError(RemoteError):
     def __init__(self, message: str, *, host: str = "", fingerprint: str = "") -> None:
         self.fingerprint = fingerprint
         super().__init__(message, host=host, retryable=False)
+
+
+class Unauthorized(UpkeepError):
+    pass
+
+
+class PayloadTooLarge(UpkeepError):
+    def __init__(self, message: str, *, field: str = "body") -> None:
+        self.field = field
+        super().__init__(message)
+
+
+class RateLimited(UpkeepError):
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class Overloaded(UpkeepError):
+    """The ingest queue is full: answered 503 with Retry-After; the agent keeps the report spooled."""
+
+    def __init__(self, message: str, *, retry_after: int = 1) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)

@@ -14,8 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from collector.api.errors import Unauthorized
-from collector.errors import Conflict, InvalidInput
+from collector.errors import Conflict, InvalidInput, Unauthorized
 from collector.services import AppContext
 from collector.services.ingest_parse import _AGENT_ID, _check_facts
 from collector.store import inventory, tokens
