@@ -137,6 +137,11 @@ def principal(request: Request) -> Principal:
     return _cache(request).resolve(bearer(request))
 
 
+def principal_for_token(request: Request, token: str) -> Principal:
+    """Who holds ``token`` (an API token from elsewhere than the header, e.g. the console's cookie)."""
+    return _cache(request).resolve(token)
+
+
 def require(role: str) -> Callable[[Request], Principal]:
     """FastAPI dependency factory: the caller, who must hold ``role`` or a higher one (else 403)."""
     if role not in RANK:

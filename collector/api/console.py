@@ -21,7 +21,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from collector.api.auth import Principal, _cache
+from collector.api.auth import Principal, principal_for_token
 from collector.api.errors import Unauthorized
 from collector.config.contracts import PRIORITIES
 from collector.errors import Conflict, Forbidden, InvalidInput, NotFound, UpkeepError
@@ -47,7 +47,7 @@ def _session(request: Request) -> tuple[Principal, str] | None:
     if not token:
         return None
     try:
-        return _cache(request).resolve(token), token
+        return principal_for_token(request, token), token
     except Unauthorized:
         return None
 
@@ -109,7 +109,7 @@ def login_form() -> HTMLResponse:
 async def login(request: Request) -> Response:
     token = (await _form(request)).get("token", "").strip()
     try:
-        _cache(request).resolve(token)
+        principal_for_token(request, token)
     except Unauthorized:
         return _page("login.html", status=401, who=None, error="That token is unknown or revoked.")
     response = RedirectResponse("/console", status_code=303)
