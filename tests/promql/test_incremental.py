@@ -13,7 +13,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from collector.core.promql import Sample, compile_expr
+from collector.core.promql import EvaluationError, Sample, compile_expr
 from collector.core.promql.rangefuncs import RANGE_FUNCTIONS, RangeArgs, ms
 from collector.core.promql.selectors import range_samples
 from collector.core.window import STALE, RecentWindow
@@ -126,3 +126,42 @@ def _named(name: str, samples: list[tuple[float, float]]) -> RecentWindow:
     for t, v in samples:
         w.append("h", name, {"host": "h"}, t, v)
     return w
+
+
+BINARY = [
+    "a / b", "a > b", "a >= on (host) b", "a and b", "a unless on (host) b", "a - on (host) group_left b",
+    "100 * a / b < 50",
+]
+rounds = st.lists(
+    st.dictionaries(
+        st.tuples(st.sampled_from("ab"), st.sampled_from(["h1", "h2"]), st.sampled_from(["x", "y"])),
+        st.sampled_from([1.0, 2.0, 40.0, 80.0, STALE]),
+        max_size=8,
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(rounds)
+def test_operators_kept_between_evaluations_give_fresh_results(walk: list[dict]) -> None:
+    # Series come, go and change value between rounds; an expression compiled once (and so
+    # remembering its matches and label maps) must answer as one compiled anew, errors included.
+    kept = [compile_expr(text) for text in BINARY]
+    w = RecentWindow(retention=1e9)
+    for r, samples in enumerate(walk):
+        t = 1000.0 + 60.0 * r
+        for (name, host, dev), v in samples.items():
+            w.append(host, name, {"host": host, "dev": dev}, t, v)
+        for e in kept:
+            want = _outcome(compile_expr(e.text), w, t)
+            assert _outcome(e, w, t) == want, (e.text, r)
+
+
+def _outcome(e: object, w: RecentWindow, t: float) -> object:
+    try:
+        result = e.evaluate(w, t)  # type: ignore[attr-defined]
+    except EvaluationError as exc:
+        return str(exc)
+    return sorted((sorted(s.labels.items()), s.value) for s in result)

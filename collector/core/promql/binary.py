@@ -76,6 +76,9 @@ class Binary(Node):
         self.sig = LabelMap(matching.signature())
         self.drop = name_dropper()
         self.result = LabelMap(self._one_to_one_labels)
+        # (right signatures, left signatures, left indices, right indices, left signatures unique)
+        self._plan: tuple[list[tuple], list[tuple], list[int], list[int], bool] | None = None
+        self._right_set: tuple[list[tuple], set[tuple]] = ([], set())
         self.kind = "scalar" if lhs.kind == "scalar" and rhs.kind == "scalar" else "vector"
         if op in SET_OPERATORS:
             self.one_name = lhs.one_name and op != "or"
@@ -138,18 +141,26 @@ class Binary(Node):
         if swapped:
             lhs, rhs = rhs, lhs
         rsig = self.sig.many(rhs.labels)
-        one = dict(zip(rsig, range(len(rsig)), strict=True))
-        if len(one) != len(rsig):
-            self._duplicate_one_side(rhs, rsig, swapped)
         lsig = self.sig.many(lhs.labels)
-        found = list(map(one.get, lsig))
-        left = [i for i, j in enumerate(found) if j is not None]
+        plan = self._plan
+        # The signature lists are the very lists of last time while both sides' series are: then
+        # so are the pairs (the common case from one evaluation to the next).
+        if plan is not None and plan[0] is rsig and plan[1] is lsig:
+            left, right, unique = plan[2], plan[3], plan[4]
+        else:
+            one = dict(zip(rsig, range(len(rsig)), strict=True))
+            if len(one) != len(rsig):
+                self._duplicate_one_side(rhs, rsig, swapped)
+            found = list(map(one.get, lsig))
+            left = [i for i, j in enumerate(found) if j is not None]
+            right = [found[i] for i in left]  # type: ignore[misc]
+            unique = len({lsig[i] for i in left}) == len(left)
+            self._plan = (rsig, lsig, left, right, unique)
         if not left:
             return EMPTY
-        right: list[int] = [found[i] for i in left]  # type: ignore[misc]
         lvals, rvals = lhs.values, rhs.values
-        a = [lvals[i] for i in left]
-        b = [rvals[j] for j in right]
+        a = list(map(lvals.__getitem__, left))
+        b = list(map(rvals.__getitem__, right))
         if swapped:
             a, b = b, a
         op = self.op
@@ -167,13 +178,13 @@ class Binary(Node):
         drop = op in DROPS_NAME or self.return_bool
         many_labels = lhs.labels
         if m.card == "one-to-one":
-            sigs = [lsig[i] for i in left]
-            if len(set(sigs)) != len(sigs):
+            # Pairs unique before a comparison filtered them stay unique after it.
+            if not unique and len({lsig[i] for i in left}) != len(left):
                 raise EvaluationError(
                     "multiple matches for labels: "
                     "many-to-one matching must be explicit (group_left/group_right)"
                 )
-            labels = self.result.many([many_labels[i] for i in left])
+            labels = self.result.many(list(map(many_labels.__getitem__, left)))
             if self.return_bool:
                 labels = [_without_name(lb) for lb in labels]
             return Vector(labels, values)
@@ -230,10 +241,17 @@ class Binary(Node):
         return labels
 
     # -- set operators -------------------------------------------------------------------------
+    def _right_signatures(self, rhs: Vector) -> set[tuple]:
+        """The right side's signatures as a set, kept while its signature list is the same."""
+        rsig = self.sig.many(rhs.labels)
+        if self._right_set[0] is not rsig:
+            self._right_set = (rsig, set(rsig))
+        return self._right_set[1]
+
     def _and(self, lhs: Vector, rhs: Vector) -> Vector:
         if not lhs or not rhs:
             return EMPTY
-        right = set(self.sig.many(rhs.labels))
+        right = self._right_signatures(rhs)
         keep = list(map(right.__contains__, self.sig.many(lhs.labels)))
         return Vector(list(compress(lhs.labels, keep)), list(compress(lhs.values, keep)))
 
@@ -251,7 +269,7 @@ class Binary(Node):
     def _unless(self, lhs: Vector, rhs: Vector) -> Vector:
         if not lhs or not rhs:
             return Vector(lhs.labels, lhs.values)
-        right = set(self.sig.many(rhs.labels))
+        right = self._right_signatures(rhs)
         keep = [k not in right for k in self.sig.many(lhs.labels)]
         return Vector(list(compress(lhs.labels, keep)), list(compress(lhs.values, keep)))
 

@@ -52,12 +52,18 @@ class RangeCall(Node):
     ) -> list[tuple[float, float] | tuple[()] | None]:
         """Per series: the fitted (slope, value now) over a long range, () for too few samples, or
         None where the range is short (fitted exactly instead). Shared by every deriv() and
-        predict_linear() of the same range in one evaluation."""
-        key = "fits " + self.matrix.ident
+        predict_linear() of the same range in one evaluation, whatever their selectors."""
+        key = f"fits {self.matrix.range!r} {self.matrix.offset!r}"
         hit = ctx.memo.get(key)
-        # Another node's selector of the same range returns an equal list (compared by identity, in C).
-        if hit is not None and (hit[0] is all_series or hit[0] == all_series):
-            return hit[1]  # type: ignore[no-any-return]
+        if hit is not None:
+            seen, lines = hit  # type: ignore[misc]
+            # Another node's selector of the same range returns an equal list (compared by identity, in C).
+            if seen is all_series or seen == all_series:
+                return lines  # type: ignore[no-any-return]
+            # A different selection over the same range: take the series fitted already from there.
+            by_id = dict(zip(map(id, seen), lines, strict=True))
+            if all(map(by_id.__contains__, map(id, all_series))):
+                return list(map(by_id.__getitem__, map(id, all_series)))
         assert self.fits is not None
         lines = self.fits.lines(ctx.window, all_series, start, end, ctx.t)
         ctx.memo[key] = (all_series, lines)  # type: ignore[assignment]
