@@ -145,6 +145,12 @@ rounds = st.lists(
 
 @settings(max_examples=40, deadline=None)
 @given(rounds)
+# Two left series match one right series on ``host``: an error only while the filter keeps both.
+@example([
+    {("a", "h1", "x"): 1.0, ("a", "h1", "y"): 80.0, ("b", "h1", "x"): 40.0},
+    {("a", "h1", "x"): 80.0},
+    {("a", "h1", "y"): 1.0},
+])
 def test_operators_kept_between_evaluations_give_fresh_results(walk: list[dict]) -> None:
     # Series come, go and change value between rounds; an expression compiled once (and so
     # remembering its matches and label maps) must answer as one compiled anew, errors included.
@@ -165,3 +171,16 @@ def _outcome(e: object, w: RecentWindow, t: float) -> object:
     except EvaluationError as exc:
         return str(exc)
     return sorted((sorted(s.labels.items()), s.value) for s in result)
+
+
+def test_a_filter_that_keeps_two_matches_for_one_series_fails_only_then() -> None:
+    w = RecentWindow(retention=1e9)
+    e = compile_expr("a >= on (host) b")
+    for dev, v in (("x", 1.0), ("y", 80.0)):
+        w.append("h1", "a", {"host": "h1", "dev": dev}, 1000.0, v)
+    w.append("h1", "b", {"host": "h1", "dev": "x"}, 1000.0, 40.0)
+    assert _outcome(e, w, 1000.0) == [([("host", "h1")], 80.0)]
+    w.append("h1", "a", {"host": "h1", "dev": "x"}, 1060.0, 80.0)
+    assert "multiple matches" in str(_outcome(e, w, 1060.0))
+    w.append("h1", "a", {"host": "h1", "dev": "x"}, 1120.0, 2.0)
+    assert _outcome(e, w, 1120.0) == [([("host", "h1")], 80.0)]
