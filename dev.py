@@ -57,12 +57,16 @@ def main(argv: list[str]) -> int:
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
     if argv[0] == "venv":
         return 0
+    # The last step replaces this process, so Ctrl-C and SIGTERM reach the demo (or pytest)
+    # directly and it alone decides how to stop.
     if argv[0] == "demo":
-        return subprocess.call([str(BIN / "upkeep"), "demo", *argv[1:]], env=env)
+        os.execve(str(BIN / "upkeep"), [str(BIN / "upkeep"), "demo", *argv[1:]], env)
     lint = subprocess.call([str(BIN / "ruff"), "check", "."], cwd=ROOT, env=env)
     if lint != 0:
         return lint
-    return subprocess.call([str(BIN / "python"), "-m", "pytest", *argv[1:]], cwd=ROOT, env=env)
+    os.chdir(ROOT)
+    os.execve(str(BIN / "python"), [str(BIN / "python"), "-m", "pytest", *argv[1:]], env)
+    return 0  # not reached: execve does not return
 
 
 if __name__ == "__main__":

@@ -6,8 +6,8 @@ take them as arguments so a test or the demo can pass an in-memory one.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 
