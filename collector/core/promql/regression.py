@@ -332,6 +332,25 @@ class RangeFits:
             if fit is None:
                 fit = FITS.fit(window, series, self.range, self.offset)
                 fits[i] = fit
-            fit.slide(lo, hi)
-            add(fit.fit(t) or ())
+            cur_lo = fit.lo
+            # slide()'s usual case (one sample in, one out) tested here, saving a call per series.
+            if not (
+                hi - fit.hi == 1 and lo - cur_lo == 1 and lo < fit.hi and fit.updates < REBUILD_AFTER
+                and ts[cur_lo] == fit.first_t and fit._step(series.vs, ts, cur_lo, fit.hi, 1)
+            ):
+                fit.slide(lo, hi)
+            # fit(), spelled out.
+            n = fit.n
+            if n < 2:
+                add(())
+            elif fit.changes == 0:
+                add((0.0, fit.y0 + fit.sy / n))
+            else:
+                su, sy = fit.su, fit.sy
+                var = fit.suu - su * su / n
+                if var == 0:
+                    add(())
+                    continue
+                slope = (fit.suy - su * sy / n) / var
+                add((slope, fit.y0 + sy / n + slope * (t - fit.t0 - su / n)))
         return out
