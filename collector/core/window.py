@@ -28,8 +28,35 @@ def is_stale(value: float) -> bool:
     return value != value  # NaN is the only float unequal to itself
 
 
-def _interned_ck(name: str, labels: Mapping[str, str]) -> tuple[str, tuple[tuple[str, str], ...]]:
-    return intern(name), tuple((intern(k), intern(v)) for k, v in labels.items())
+Shape = tuple[str, tuple[tuple[str, str], ...]]
+
+# One interned copy of each (name, sample labels) shape and of each label pair: a fleet repeats
+# the same few hundred shapes on every host, so a new host's series share their strings and
+# pairs instead of allocating their own (fewer objects also means fewer garbage collections).
+# Bounded, since shapes come from the network.
+_SHAPES: dict[Shape, Shape] = {}
+_PAIRS: dict[tuple[str, str], tuple[str, str]] = {}
+_CACHE_LIMIT = 200_000
+
+
+def _pair(k: str, v: str) -> tuple[str, str]:
+    pair = (k, v)
+    got = _PAIRS.get(pair)
+    if got is None:
+        got = (intern(k), intern(v))
+        if len(_PAIRS) < _CACHE_LIMIT:
+            _PAIRS[got] = got
+    return got
+
+
+def _shape(ck: Shape) -> Shape:
+    """The shared, interned copy of ``(name, label items)``."""
+    got = _SHAPES.get(ck)
+    if got is None:
+        got = (intern(ck[0]), tuple([_pair(k, v) for k, v in ck[1]]))
+        if len(_SHAPES) < _CACHE_LIMIT:
+            _SHAPES[got] = got
+    return got
 
 
 class Series:
@@ -114,14 +141,15 @@ class RecentWindow:
         cache = self._by_host.setdefault(host, {})
         stored = 0
         touched = 0
+        base: tuple[tuple[str, str], ...] | None = None
         for name, labels, value in samples:
             ck = (name, tuple(labels.items()))
             series = cache.get(ck)
             if series is None:
-                series = self._create(host, name, labels, base_labels)
-                ck = _interned_ck(name, labels)
-                series.ck = ck
-                cache[ck] = series
+                if base is None:
+                    base = tuple([_pair(k, v) for k, v in base_labels.items()])
+                series = self._create(host, _shape(ck), base)
+                cache[series.ck] = series
             if series.gen != gen:
                 series.gen = gen
                 touched += 1
@@ -149,10 +177,8 @@ class RecentWindow:
         ck = (name, tuple(labels.items()))
         series = cache.get(ck)
         if series is None:
-            series = self._create(host, name, labels, {})
-            ck = _interned_ck(name, labels)
-            series.ck = ck
-            cache[ck] = series
+            series = self._create(host, _shape(ck), ())
+            cache[series.ck] = series
         return series.append(ts, value)
 
     def mark_host_stale(self, host: str, ts: float, *, keep: Iterable[str] = ("up",)) -> None:
@@ -163,20 +189,24 @@ class RecentWindow:
                 if name not in kept:
                     series.append(ts, STALE)
 
-    def _create(
-        self, host: str, name: str, labels: Mapping[str, str], base_labels: Mapping[str, str]
-    ) -> Series:
-        full = dict(labels)
-        full.update(base_labels)
+    def _create(self, host: str, shape: Shape, base: tuple[tuple[str, str], ...]) -> Series:
+        """The series of ``shape`` (name, sample label pairs) with ``base`` pairs overriding, found
+        by its full label set or made; every pair and string comes from the shared caches."""
+        name, pairs = shape
+        if base:
+            over = {k for k, _ in base}
+            pairs = tuple([p for p in pairs if p[0] not in over]) + base
+        full = dict(pairs)
         full["__name__"] = name
-        # Every host repeats the same label names and most values: one copy of each string.
-        full = {intern(k): intern(v) for k, v in full.items()}
-        key: LabelKey = tuple(sorted(full.items()))
-        by_key = self._by_name.setdefault(name, {})
+        key: LabelKey = tuple(sorted((*pairs, _pair("__name__", name))))
+        by_key = self._by_name.get(name)
+        if by_key is None:
+            by_key = self._by_name[name] = {}
         series = by_key.get(key)
         if series is None:
             series = Series(full, key, host)
             by_key[key] = series
+        series.ck = shape
         return series
 
     def trim(self, now: float) -> None:
