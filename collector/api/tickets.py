@@ -195,6 +195,13 @@ async def add_maintenance(request: Request, who: Principal = Depends(require("en
     for key, kind in (("hosts", list), ("labels", dict), ("recurrence", dict)):
         if data.get(key) is not None and not isinstance(data[key], kind):
             raise InvalidInput(f"expected a {kind.__name__}", field=key)
+    if not all(isinstance(h, str) for h in data.get("hosts") or []):
+        raise InvalidInput("hosts is a list of host names", field="hosts")
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in (data.get("labels") or {}).items()):
+        raise InvalidInput("labels map names to strings", field="labels")
+    for key in ("customer", "reason"):
+        if data.get(key) is not None and not isinstance(data[key], str):
+            raise InvalidInput("expected a string", field=key)
     return _svc(request).add_maintenance(actor=who.name, now=_now(request), **data)
 
 

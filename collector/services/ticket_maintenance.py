@@ -109,7 +109,7 @@ def _time(value: Any, field: str) -> float | None:
 def add_window(
     conn: Connection,
     *,
-    customer: str | None,
+    customer: str | None = None,
     hosts: Sequence[str] = (),
     labels: Mapping[str, str] | None = None,
     starts: Any = None,

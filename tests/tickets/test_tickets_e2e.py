@@ -337,6 +337,10 @@ def test_maintenance_engineers_and_kb_endpoints(site: tuple[Collector, Receiver,
         headers=eng,
     )
     assert (bad.status_code, bad.json()["field"]) == (422, "recurrence.days")
+    # An empty or ill-typed window is refused with its field named, never a 500.
+    for body, field in (({}, "customer"), ({"hosts": [1]}, "hosts"), ({"labels": {"a": 1}}, "labels")):
+        r = httpx.post(f"{base}/api/v1/maintenance", json=body, headers=eng)
+        assert (r.status_code, r.json()["field"]) == (422, field), r.text
     assert httpx.post(f"{base}/api/v1/maintenance/{wid}/end", headers=globex).status_code == 403
     assert httpx.post(f"{base}/api/v1/maintenance/{wid}/end", headers=eng).status_code == 204
     assert wid not in [w["id"] for w in httpx.get(f"{base}/api/v1/maintenance", headers=eng).json()]
