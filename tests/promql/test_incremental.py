@@ -26,7 +26,7 @@ EXPRS = [
 # A step: the seconds to the next sample (15 s apart on average) and what it holds.
 values = st.one_of(
     st.floats(min_value=0, max_value=1e6, allow_nan=False),
-    st.sampled_from([0.0, 1.0, 5.0, 1e3, 1e3, 1e3, STALE]),
+    st.sampled_from([0.0, 0.0, -0.0, 1.0, 5.0, 1e3, 1e3, 1e3, STALE]),
 )
 steps = st.lists(st.tuples(st.sampled_from([5.0, 15.0, 15.0, 30.0]), values), min_size=1, max_size=60)
 
@@ -76,7 +76,7 @@ def test_marks_kept_between_evaluations_give_fresh_results(
             (series,) = live.series_named("c")
             ts, vs = range_samples(series, at - 60.0, at)
             args = RangeArgs(ms(at) - 60_000, ms(at), ms(at), 60.0)
-            for name in ("rate", "delta"):
+            for name in ("rate", "delta", "changes", "resets", "min_over_time", "max_over_time"):
                 want = RANGE_FUNCTIONS[name][0](ts, vs, args)
                 got = compile_expr(f"{name}(c[1m])").evaluate(live, at)
                 assert _same(got, [] if want is None else [Sample({"host": "h"}, want)]), (name, at, samples)

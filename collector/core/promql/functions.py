@@ -21,13 +21,17 @@ from collector.core.promql.nodes import (
 )
 from collector.core.promql.rangefuncs import EXTRAPOLATED, RANGE_FUNCTIONS, RangeArgs, ms
 from collector.core.promql.regression import RangeFits
-from collector.core.promql.scan import CHECKED, PREVIOUS, RESET, STALE, marks
+from collector.core.promql.scan import CHANGED, CHECKED, PREVIOUS, RESET, STALE, marks
 from collector.core.promql.selectors import range_samples
 from collector.core.window import Series
 
 
 def _scalars(params: tuple[Node, ...], ctx: Context) -> tuple[float, ...]:
     return tuple(p.scalar(ctx) for p in params)
+
+
+# Functions whose value over a range of one repeated value is known: True for that value, False for 0.
+_FLAT = {"changes": False, "resets": False, "min_over_time": True, "max_over_time": True}
 
 
 class RangeCall(Node):
@@ -97,6 +101,7 @@ class RangeCall(Node):
     ) -> None:
         fn = self.fn
         deriv = self.name == "deriv"
+        flat = _FLAT.get(self.name)
         add_label, add_value = labels.append, values.append
         for i, s in enumerate(all_series):
             if lines is not None:
@@ -118,7 +123,13 @@ class RangeCall(Node):
             mk = s.marks
             if mk is None or mk[CHECKED] != ts[n - 1]:
                 mk = marks(s)
-            if mk[STALE] < ts[lo]:
+            first_t = ts[lo]
+            if mk[STALE] < first_t:
+                if flat is not None and mk[CHANGED] <= first_t:
+                    # One value throughout the range: changes() and resets() are 0, min and max it.
+                    add_label(s.labels)
+                    add_value(s.vs[lo] if flat else 0.0)
+                    continue
                 tss, vss = ts[lo:hi], s.vs[lo:hi]
             else:
                 tss, vss = range_samples(s, start, end)
@@ -158,9 +169,10 @@ class RangeCall(Node):
                     v = vs[n - 1]
                     if v != v:
                         mk[STALE] = newest
-                    else:
+                    elif v != mk[PREVIOUS]:
                         if v < mk[PREVIOUS]:
                             mk[RESET] = newest
+                        mk[CHANGED] = newest
                         mk[PREVIOUS] = v
                     mk[CHECKED] = newest
                 else:

@@ -1,10 +1,12 @@
 """Per-series marks that let range functions skip scanning for stale markers and counter resets.
 
-The window only ever appends samples to a series (and trims old ones), so one pass over the
-samples that arrived since the previous evaluation keeps, per series, the time of its newest stale
-marker and of its newest counter reset (a value below the previous non-stale value). A range that
-starts at or after both holds no stale marker and no reset, so rate() and friends need only its
-first and last samples. The marks live in ``Series.marks``, which the window leaves to its readers.
+The window only ever appends samples to a series (and trims old ones), so one pass over the samples
+that arrived since the previous evaluation keeps, per series, the time of its newest stale marker,
+of its newest counter reset (a value below the previous non-stale value) and of its newest change
+of value. A range that starts at or after the first two holds no stale marker and no reset, so
+rate() and friends need only its first and last samples; one that also starts at or after the
+last holds one value only (changes() is 0, min and max are that value). The marks live in
+``Series.marks``, which the window leaves to its readers.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ CHECKED = 0  # time of the newest sample scanned
 PREVIOUS = 1  # the newest non-stale value scanned (-inf before the first)
 RESET = 2  # time of the newest sample below the non-stale value before it (-inf: none)
 STALE = 3  # time of the newest stale marker (-inf: none)
+CHANGED = 4  # time of the newest non-stale value unlike the non-stale value before it (or the first)
 
 
 def marks(s: Series) -> list[float]:
@@ -33,18 +36,19 @@ def marks(s: Series) -> list[float]:
             return m
         i = bisect_right(ts, m[CHECKED])
     else:
-        m = [_NEVER, _NEVER, _NEVER, _NEVER]
+        m = [_NEVER, _NEVER, _NEVER, _NEVER, _NEVER]
         s.marks = m
         i = 0
     vs = s.vs
-    prev, reset, stale = m[PREVIOUS], m[RESET], m[STALE]
+    prev, reset, stale, changed = m[PREVIOUS], m[RESET], m[STALE], m[CHANGED]
     for j in range(i, n):
         v = vs[j]
         if v != v:
             stale = ts[j]
-        else:
+        elif v != prev:
             if v < prev:
                 reset = ts[j]
+            changed = ts[j]
             prev = v
-    m[CHECKED], m[PREVIOUS], m[RESET], m[STALE] = newest, prev, reset, stale
+    m[CHECKED], m[PREVIOUS], m[RESET], m[STALE], m[CHANGED] = newest, prev, reset, stale, changed
     return m
