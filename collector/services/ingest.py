@@ -18,7 +18,7 @@ import asyncio
 import hmac
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import orjson
@@ -62,10 +62,11 @@ class HostState:
     # token bucket for the rate limit
     tokens: float = 0.0
     refilled: float = 0.0
+    # Built once: every stored report passes it to the window (never changed after).
+    base_labels: dict[str, str] = field(init=False, repr=False, compare=False)
 
-    @property
-    def base_labels(self) -> dict[str, str]:
-        return {"host": self.name, "customer": self.customer}
+    def __post_init__(self) -> None:
+        self.base_labels = {"host": self.name, "customer": self.customer}
 
 
 def _ts(when: datetime) -> float:

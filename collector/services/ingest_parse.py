@@ -194,11 +194,14 @@ def _samples(raw: object, field: str, limit: int) -> list[tuple[str, dict[str, s
         raise InvalidInput(f"at most {limit} samples per report", field=field)
     out: list[tuple[str, dict[str, str], float]] = []
     append = out.append
+    names, label_names = _VALID_NAMES, _VALID_LABELS
+    # The checks are inlined (a set lookup first, the full check only for a name not seen yet):
+    # this loop runs for every sample ingested.
     for i, s in enumerate(raw):
         if type(s) is not dict:
             raise InvalidInput("expected a sample object", field=f"{field}[{i}]")
         name = s.get("name")
-        if not _valid_name(name):
+        if type(name) is not str or (name not in names and not _valid_name(name)):
             raise InvalidInput("expected a metric name like node_load1", field=f"{field}[{i}].name")
         labels = s.get("labels")
         if labels is None:
@@ -207,17 +210,18 @@ def _samples(raw: object, field: str, limit: int) -> list[tuple[str, dict[str, s
             raise InvalidInput(
                 f"expected an object of at most {MAX_LABELS} labels", field=f"{field}[{i}].labels"
             )
-        for k, lv in labels.items():
-            if not _valid_label(k):
-                raise InvalidInput(f"invalid label name {k[:50]!r}", field=f"{field}[{i}].labels")
-            if type(lv) is not str or len(lv) > MAX_LABEL_VALUE:
-                raise InvalidInput("expected a string label value", field=f"{field}[{i}].labels.{k}")
+        elif labels:
+            for k, lv in labels.items():
+                if k not in label_names and not _valid_label(k):
+                    raise InvalidInput(f"invalid label name {k[:50]!r}", field=f"{field}[{i}].labels")
+                if type(lv) is not str or len(lv) > MAX_LABEL_VALUE:
+                    raise InvalidInput("expected a string label value", field=f"{field}[{i}].labels.{k}")
         value = s.get("value")
         if type(value) is not float:
             value = _number(value, f"{field}[{i}].value")
         elif value - value != 0.0:  # inf - inf and nan - nan are nan
             raise InvalidInput("expected a finite number", field=f"{field}[{i}].value")
-        append((name, labels, value))  # type: ignore[arg-type]
+        append((name, labels, value))
     return out
 
 
