@@ -122,6 +122,9 @@ class RecentWindow:
         self._by_host: dict[str, dict[tuple[str, tuple[tuple[str, str], ...]], Series]] = {}
         self._derived: dict[str, dict[tuple[str, tuple[tuple[str, str], ...]], Series]] = {}
         self._gen = 0
+        # Per host: the (name, label items) of its last report's samples in order, and their
+        # series; forgotten whenever one of the host's series may have been dropped.
+        self._order: dict[str, tuple[list[Shape], list[Series]]] = {}
 
     # -- writing ---------------------------------------------------------------------------
     def append_report(
@@ -136,20 +139,39 @@ class RecentWindow:
         Series of the host that this report does not carry get a stale marker at ``ts``.
         Returns the number of samples stored.
         """
+        if not isinstance(samples, list):
+            samples = list(samples)
+        cks = [(name, tuple(labels.items())) for name, labels, _ in samples]
+        last = self._order.get(host)
+        if last is not None and last[0] == cks:
+            # The same series in the same order as the host's previous report (the usual case):
+            # each sample goes straight to its series. Nothing to mark stale: any series the
+            # host no longer sends got its marker when it first went missing.
+            stored = 0
+            for series, sample in zip(last[1], samples):  # noqa: B905 (same length: compared)
+                sts = series.ts
+                if not sts or ts > sts[-1]:
+                    sts.append(ts)
+                    series.vs.append(sample[2])
+                    stored += 1
+            return stored
         self._gen += 1
         gen = self._gen
         cache = self._by_host.setdefault(host, {})
         stored = 0
         touched = 0
         base: tuple[tuple[str, str], ...] | None = None
-        for name, labels, value in samples:
-            ck = (name, tuple(labels.items()))
+        over: frozenset[str] = frozenset()
+        order: list[Series] = []
+        for ck, (_, _, value) in zip(cks, samples):  # noqa: B905 (built from samples)
             series = cache.get(ck)
             if series is None:
                 if base is None:
                     base = tuple([_pair(k, v) for k, v in base_labels.items()])
-                series = self._create(host, _shape(ck), base)
+                    over = frozenset(base_labels)
+                series = self._create(host, _shape(ck), base, over)
                 cache[series.ck] = series
+            order.append(series)
             if series.gen != gen:
                 series.gen = gen
                 touched += 1
@@ -164,6 +186,8 @@ class RecentWindow:
                 if series.gen != gen:
                     series.gen = gen
                     series.append(ts, STALE)
+        # Shapes, not the report's own tuples: shared by every host, so remembering costs a list.
+        self._order[host] = ([s.ck for s in order], order)
         return stored
 
     def append(self, host: str, name: str, labels: Mapping[str, str], ts: float, value: float) -> bool:
@@ -177,7 +201,7 @@ class RecentWindow:
         ck = (name, tuple(labels.items()))
         series = cache.get(ck)
         if series is None:
-            series = self._create(host, _shape(ck), ())
+            series = self._create(host, _shape(ck), (), frozenset())
             cache[series.ck] = series
         return series.append(ts, value)
 
@@ -189,12 +213,14 @@ class RecentWindow:
                 if name not in kept:
                     series.append(ts, STALE)
 
-    def _create(self, host: str, shape: Shape, base: tuple[tuple[str, str], ...]) -> Series:
-        """The series of ``shape`` (name, sample label pairs) with ``base`` pairs overriding, found
-        by its full label set or made; every pair and string comes from the shared caches."""
+    def _create(
+        self, host: str, shape: Shape, base: tuple[tuple[str, str], ...], over: frozenset[str]
+    ) -> Series:
+        """The series of ``shape`` (name, sample label pairs) with ``base`` pairs (label names
+        ``over``) overriding, found by its full label set or made; every pair and string comes
+        from the shared caches."""
         name, pairs = shape
         if base:
-            over = {k for k, _ in base}
             pairs = tuple([p for p in pairs if p[0] not in over]) + base
         full = dict(pairs)
         full["__name__"] = name
@@ -217,6 +243,7 @@ class RecentWindow:
                 series.trim(before)
                 if not series.ts:
                     del by_key[key]
+                    self._order.pop(series.host, None)
                     for caches in (self._by_host, self._derived):
                         host_cache = caches.get(series.host)
                         if host_cache is not None and host_cache.get(series.ck) is series:
@@ -225,6 +252,7 @@ class RecentWindow:
                 del self._by_name[name]
 
     def drop_host(self, host: str) -> None:
+        self._order.pop(host, None)
         for caches in (self._by_host, self._derived):
             for series in caches.pop(host, {}).values():
                 by_key = self._by_name.get(series.name)
