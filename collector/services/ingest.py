@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import orjson
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select, update
 
 from collector.api.errors import Overloaded, RateLimited, Unauthorized
 from collector.errors import Forbidden
@@ -37,7 +37,6 @@ from collector.store.inventory import (
     get_number,
     hosts,
     list_hosts,
-    set_host_status,
     set_number,
 )
 from collector.store.tokens import hash_token
@@ -48,6 +47,10 @@ MISSED_INTERVALS = 3
 MAX_PENDING_REPORTS = 50_000
 MAX_DEFERRED_JOBS = 20_000
 REBUILD_CHUNK = 2000
+_TOKEN_SQL = {
+    "sqlite": "SELECT id, token_hash FROM hosts WHERE token_hash = ?",
+    "postgresql": "SELECT id, token_hash FROM hosts WHERE token_hash = %s",
+}
 
 
 @dataclass
@@ -139,14 +142,20 @@ class IngestService:
             host_id = self._by_token.get(digest)
         if host_id is None:
             with self.ctx.engine.connect() as conn:
-                row = conn.execute(
-                    select(hosts.c.id, hosts.c.token_hash).where(hosts.c.token_hash == digest)
-                ).first()
+                # Every host's first request after a start comes here: the plain statement on
+                # the driver (no SQLAlchemy compile per call).
+                sql = _TOKEN_SQL.get(conn.dialect.name)
+                if sql is None:
+                    row = conn.execute(
+                        select(hosts.c.id, hosts.c.token_hash).where(hosts.c.token_hash == digest)
+                    ).first()
+                else:
+                    row = conn.exec_driver_sql(sql, (digest,)).first()
                 if row is None:
                     raise Unauthorized("unknown or revoked host token")
-                if not hmac.compare_digest(row.token_hash, digest):
+                if not hmac.compare_digest(row[1], digest):
                     raise Unauthorized("unknown or revoked host token")
-            host_id = row.id
+            host_id = row[0]
             with self._lookup_lock:
                 if len(self._by_token) > 200_000:
                     self._by_token.clear()
@@ -319,9 +328,15 @@ def sweep_heartbeats(ctx: AppContext, now: float) -> list[str]:
             ctx.window.mark_host_stale(host.name, now)
             down.append(host)
     if down:
+        # One statement for all of them: after a long outage (or a start) that is thousands of
+        # hosts, and this runs on the event loop.
         with ctx.engine.begin() as conn:
-            for host in down:
-                set_host_status(conn, host.id, "down")
+            conn.execute(
+                update(hosts)
+                .where(hosts.c.id == bindparam("hid"), hosts.c.status != "revoked")
+                .values(status="down"),
+                [{"hid": host.id} for host in down],
+            )
     return [h.name for h in down]
 
 
