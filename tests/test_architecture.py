@@ -45,6 +45,21 @@ def test_the_core_is_pure(path: Path) -> None:
         )
 
 
+# Floors below the HTTP API, the command line and the app wiring never reach up into them.
+LOWER_FLOORS = ("services", "store", "remote", "notify", "scheduling", "reports", "config")
+API_FLOORS = ("collector.api", "collector.cli", "collector.app")
+
+
+@pytest.mark.parametrize(
+    "path", [p for f in LOWER_FLOORS for p in _py(f"collector/{f}")], ids=lambda p: str(p.relative_to(ROOT))
+)
+def test_nothing_below_the_api_imports_it(path: Path) -> None:
+    for name in _imports(path):
+        assert not any(name == f or name.startswith(f + ".") for f in API_FLOORS), (
+            f"{path.relative_to(ROOT)} imports {name}, a floor above it"
+        )
+
+
 @pytest.mark.parametrize("path", _py("agent"), ids=lambda p: str(p.relative_to(ROOT)))
 def test_the_agent_never_imports_the_collector(path: Path) -> None:
     assert not any(n == "collector" or n.startswith("collector.") for n in _imports(path))

@@ -24,8 +24,7 @@ from datetime import datetime
 import orjson
 from sqlalchemy import bindparam, delete, select, update
 
-from collector.api.errors import Overloaded, RateLimited, Unauthorized
-from collector.errors import Forbidden
+from collector.errors import Forbidden, Overloaded, RateLimited, Unauthorized
 from collector.services import AppContext
 from collector.services.ingest_metrics import IngestMetrics
 from collector.services.ingest_parse import Report

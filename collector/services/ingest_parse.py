@@ -15,9 +15,8 @@ from typing import Any
 
 import orjson
 
-from collector.api.errors import PayloadTooLarge
 from collector.config.server import IngestConfig
-from collector.errors import InvalidInput
+from collector.errors import InvalidInput, PayloadTooLarge
 
 _AGENT_ID = re.compile(r"[0-9a-f]{32}")
 _METRIC = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
