@@ -19,7 +19,7 @@ from collector.core.promql.nodes import (
     name_dropper,
     renamed,
 )
-from collector.core.promql.rangefuncs import EXTRAPOLATED, RANGE_FUNCTIONS, RangeArgs, ms
+from collector.core.promql.rangefuncs import EXTRAPOLATED, RANGE_FUNCTIONS, RangeArgs, extrapolate, ms
 from collector.core.promql.regression import RangeFits
 from collector.core.promql.scan import CHANGED, CHECKED, PREVIOUS, RESET, STALE, marks
 from collector.core.promql.selectors import range_samples
@@ -145,10 +145,9 @@ class RangeCall(Node):
         shape: tuple[bool, bool], labels: list[Labels], values: list[float],
     ) -> None:
         """rate(), increase(), delta(): where a range holds no stale marker and (for a counter) no
-        reset, from its first and last samples alone, with ``extrapolate`` spelled out."""
+        reset, from its first and last samples alone."""
         counter, per_second = shape
         fn = self.fn
-        start_ms, end_ms, range_s = a.start_ms, a.end_ms, a.range_s
         add_label, add_value = labels.append, values.append
         for s in all_series:
             ts = s.ts
@@ -186,26 +185,9 @@ class RangeCall(Node):
                     add_value(v)
                 continue
             first = vs[lo]
-            result = vs[hi - 1] - first
-            t0 = round(first_t * 1000.0)
-            t1 = round(ts[hi - 1] * 1000.0)
-            to_start = (t0 - start_ms) / 1000
-            to_end = (end_ms - t1) / 1000
-            sampled = (t1 - t0) / 1000
-            avg_step = sampled / (count - 1)
-            if counter and result > 0 and first >= 0:
-                to_zero = sampled * (first / result)
-                if to_zero < to_start:
-                    to_start = to_zero
-            threshold = avg_step * 1.1
-            span = sampled
-            span += to_start if to_start < threshold else avg_step / 2
-            span += to_end if to_end < threshold else avg_step / 2
-            factor = span / sampled
-            if per_second:
-                factor /= range_s
             add_label(s.labels)
-            add_value(result * factor)
+            add_value(extrapolate(vs[hi - 1] - first, first, first_t, ts[hi - 1], count, a,
+                                  counter=counter, per_second=per_second))
 
 
 class AbsentOverTime(Node):
