@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     ls.add_argument("--customer", default=None)
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(func=list_hosts)
-    sh = hsub.add_parser("show", help="one host: facts, labels, latest checks")
+    sh = hsub.add_parser("show", help="one host: facts, checks and its health record")
     add_config_options(sh)
     sh.add_argument("host", help="host name or id")
     sh.add_argument("--json", action="store_true")
@@ -61,14 +61,17 @@ def list_hosts(args: argparse.Namespace) -> int:
 
 
 def show_host(args: argparse.Namespace) -> int:
+    from collector.cli.hosts_record import load_record, print_story
     from collector.store.inventory import get_host
 
     with open_context(args, areas=()) as ctx, ctx.engine.connect() as conn:
         host = get_host(conn, args.host)
     if host is None:
         raise NotFound("host", args.host)
+    # The host's whole story (DESIGN's health record) follows its facts.
+    record = load_record(args)
     if args.json:
-        print(json.dumps(host.to_json(), indent=2))
+        print(json.dumps({**host.to_json(), "record": record}, indent=2, default=str))
         return 0
     f = host.facts
     print(f"{host.name}  ({host.id})")
@@ -84,6 +87,7 @@ def show_host(args: argparse.Namespace) -> int:
     names = ("OK", "WARNING", "CRITICAL", "UNKNOWN")
     for c in host.checks:
         print(f"  check {c['name']:<20} {names[c['status']]:<9} {c.get('output', '')}")
+    print_story(record)
     return 0
 
 

@@ -30,20 +30,32 @@ def _last(points: list[list[float]]) -> float | None:
     return points[-1][1] if points else None
 
 
-def show_record(args: argparse.Namespace) -> int:
+def load_record(args: argparse.Namespace) -> dict[str, Any]:
+    """The health record of ``args.host`` (NotFound for a host that does not exist)."""
     from collector.services.health_record import record_model
 
     with open_context(args) as ctx:
-        rec: dict[str, Any] = record_model(ctx, args.host, None, ctx.clock.now())
+        return dict(record_model(ctx, args.host, None, ctx.clock.now()))
+
+
+def show_record(args: argparse.Namespace) -> int:
+    rec = load_record(args)
     if args.json:
         print(json.dumps(rec, indent=2, default=str))
         return 0
-    h, c, f = rec["host"], rec["contract"], rec["figures"]
+    h = rec["host"]
     facts = h.get("facts", {})
     print(f"{h['name']}  ({h['id']})  customer {h['customer']}  status {h['status']}")
     system = facts.get("os_release") or facts.get("os") or "-"
     print(f"  system       {system}, agent {h['agent_version'] or '-'}")
     print(f"  first seen   {_when(h['first_seen'])}   last seen {_when(h['last_seen'])}")
+    print_story(rec)
+    return 0
+
+
+def print_story(rec: dict[str, Any]) -> None:
+    """The record past the host's own facts: contract, figures, trends, tickets, alerts, runs, inspections."""
+    c, f = rec["contract"], rec["figures"]
     if c:
         print(f"  contract     window {c['window']}; warranty ends {c['warranty_end'] or '-'}"
               f" ({c['warranty_days_left'] if c['warranty_days_left'] is not None else '-'} days); "
@@ -72,4 +84,3 @@ def show_record(args: argparse.Namespace) -> int:
         print(f"    #{i['id']:<5}{_when(i['started_at'])}  {i['status']:<10}{len(i['findings'])} finding(s)")
         for x in i["findings"]:
             print(f"        {x['severity']:<9}{x['title']}")
-    return 0
