@@ -37,6 +37,7 @@ from collector.core.alerting.rulefile import RuleSet, build_rule_set, check_rule
 from collector.core.alerting.state import resolve_all
 from collector.errors import RuleError
 from collector.services import AppContext
+from collector.services.heap import HeapSettler
 from collector.shipped import shipped_dir
 from collector.store import alerts as store
 
@@ -119,6 +120,7 @@ class AlertService:
         # written with the next evaluation's, so a firing or resolved change is never dropped.
         self._unrecorded: list[tuple[AlertChange, float]] = []
         self._wake: asyncio.Event | None = None
+        self._heap = HeapSettler()
 
     # -- rules ------------------------------------------------------------------------------------
     def rule_paths(self) -> list[Path]:
@@ -292,6 +294,7 @@ class AlertService:
                 try:
                     outcome, t = await self.compute_async(self.ctx.clock.now())
                     await asyncio.to_thread(self.commit, outcome.changes, t)
+                    self._heap.maybe_settle(self.ctx.window.series_count(), time.monotonic())
                 except Exception:
                     log.exception("rule evaluation failed")
                 waiters = [asyncio.ensure_future(e.wait()) for e in (stop, hup, wake)]
