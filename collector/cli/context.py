@@ -9,8 +9,10 @@ closes it afterwards. Background loops are not started outside the server.
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 from collector.config import CollectorConfig, load_config
 from collector.services import AppContext
@@ -45,3 +47,8 @@ def open_context(args: argparse.Namespace, *, areas: Sequence[str] | None = None
         yield ctx
     finally:
         ctx.close()
+
+
+def print_new_token(token_json: dict[str, Any], secret: str, *, as_json: bool) -> None:
+    """Show a token's secret the one time it exists in clear (with its record under ``--json``)."""
+    print(json.dumps({**token_json, "token": secret}) if as_json else secret)

@@ -6,7 +6,7 @@ import argparse
 import json
 from datetime import UTC, datetime
 
-from collector.cli.context import add_config_options, open_context
+from collector.cli.context import add_config_options, open_context, print_new_token
 from collector.config.types import parse_duration
 from collector.errors import InvalidInput, NotFound
 
@@ -46,10 +46,7 @@ def create(args: argparse.Namespace) -> int:
         tok, secret = create_enrollment_token(
             ctx, args.customer, expires_in=expires, once=args.once, now=ctx.clock.now().timestamp()
         )
-    if args.json:
-        print(json.dumps({**tok.to_json(), "token": secret}))
-    else:
-        print(secret)
+    print_new_token(tok.to_json(), secret, as_json=args.json)
     return 0
 
 

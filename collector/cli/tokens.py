@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from collector.cli.context import add_config_options, open_context
+from collector.cli.context import add_config_options, open_context, print_new_token
 from collector.errors import InvalidInput, NotFound
 from collector.store.tokens import ROLES
 
@@ -44,10 +44,7 @@ def create(args: argparse.Namespace) -> int:
                 name=args.name or args.role,
                 now=ctx.clock.now().timestamp(),
             )
-    if args.json:
-        print(json.dumps({**tok.to_json(), "token": secret}))
-    else:
-        print(secret)
+    print_new_token(tok.to_json(), secret, as_json=args.json)
     return 0
 
 

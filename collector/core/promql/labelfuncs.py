@@ -45,55 +45,54 @@ def go_expand(template: str, match: re.Match[str]) -> str:
     return "".join(out)
 
 
-class LabelReplace(Node):
-    def __init__(self, expr: Node, dst: str, replacement: str, src: str, regex: re.Pattern[str]) -> None:
+class _Relabel(Node):
+    """A function that sets (or, with an empty value, removes) one label on every sample."""
+
+    def __init__(self, expr: Node, dst: str) -> None:
         self.expr = expr
         self.dst = dst
+        self.one_name = False
+        self.relabel = LabelMap(self._relabel)
+
+    def value(self, labels: Labels) -> str | None:
+        """The new value of ``dst``, or None to leave the labels as they are."""
+        raise NotImplementedError
+
+    def _relabel(self, labels: Labels) -> Labels:
+        value = self.value(labels)
+        if value is None:
+            return labels
+        out = dict(labels)
+        out.pop(self.dst, None)
+        if value:
+            out[self.dst] = value
+        return out
+
+    def children(self) -> tuple[Node, ...]:
+        return (self.expr,)
+
+    def compute(self, ctx: Context) -> Vector:
+        vec = self.expr.vector(ctx)
+        return check_unique(Vector(self.relabel.many(vec.labels), vec.values))
+
+
+class LabelReplace(_Relabel):
+    def __init__(self, expr: Node, dst: str, replacement: str, src: str, regex: re.Pattern[str]) -> None:
         self.replacement = replacement
         self.src = src
         self.regex = regex
-        self.one_name = False
-        self.relabel = LabelMap(self._relabel)
+        super().__init__(expr, dst)
 
-    def _relabel(self, labels: Labels) -> Labels:
+    def value(self, labels: Labels) -> str | None:
         m = self.regex.fullmatch(labels.get(self.src, ""))
-        if m is None:
-            return labels
-        value = go_expand(self.replacement, m)
-        out = dict(labels)
-        out.pop(self.dst, None)
-        if value:
-            out[self.dst] = value
-        return out
-
-    def children(self) -> tuple[Node, ...]:
-        return (self.expr,)
-
-    def compute(self, ctx: Context) -> Vector:
-        vec = self.expr.vector(ctx)
-        return check_unique(Vector(self.relabel.many(vec.labels), vec.values))
+        return None if m is None else go_expand(self.replacement, m)
 
 
-class LabelJoin(Node):
+class LabelJoin(_Relabel):
     def __init__(self, expr: Node, dst: str, sep: str, srcs: tuple[str, ...]) -> None:
-        self.expr = expr
-        self.dst = dst
         self.sep = sep
         self.srcs = srcs
-        self.one_name = False
-        self.relabel = LabelMap(self._relabel)
+        super().__init__(expr, dst)
 
-    def _relabel(self, labels: Labels) -> Labels:
-        value = self.sep.join(labels.get(n, "") for n in self.srcs)
-        out = dict(labels)
-        out.pop(self.dst, None)
-        if value:
-            out[self.dst] = value
-        return out
-
-    def children(self) -> tuple[Node, ...]:
-        return (self.expr,)
-
-    def compute(self, ctx: Context) -> Vector:
-        vec = self.expr.vector(ctx)
-        return check_unique(Vector(self.relabel.many(vec.labels), vec.values))
+    def value(self, labels: Labels) -> str | None:
+        return self.sep.join(labels.get(n, "") for n in self.srcs)
