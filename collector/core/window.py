@@ -17,6 +17,7 @@ import math
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Mapping
+from itertools import count
 from sys import intern
 
 STALE = math.nan
@@ -37,6 +38,10 @@ Shape = tuple[str, tuple[tuple[str, str], ...]]
 _SHAPES: dict[Shape, Shape] = {}
 _PAIRS: dict[tuple[str, str], tuple[str, str]] = {}
 _CACHE_LIMIT = 200_000
+
+# Generations of the windows' series sets, from one counter for every window of the process, so
+# that a generation seen in one window never turns up in another (see RecentWindow.generation).
+_GENERATIONS = count(1)
 
 
 def _pair(k: str, v: str) -> tuple[str, str]:
@@ -73,7 +78,7 @@ class Series:
         self.gen = 0
         self.ck: tuple[str, tuple[tuple[str, str], ...]] = ("", ())
         # Scratch for readers (the PromQL engine's reset and stale-marker scan): never read here.
-        self.marks: list[float] | None = None
+        self.marks: array | None = None
 
     @property
     def name(self) -> str:
@@ -122,6 +127,10 @@ class RecentWindow:
         self._by_host: dict[str, dict[tuple[str, tuple[tuple[str, str], ...]], Series]] = {}
         self._derived: dict[str, dict[tuple[str, tuple[tuple[str, str], ...]], Series]] = {}
         self._gen = 0
+        # Per metric name, the generation of its set of series: a fresh number whenever a series
+        # of that name is added or dropped (see generation()).
+        self._gens: dict[str, int] = {}
+        self._structure = next(_GENERATIONS)
         # Per host: the (name, label items) of its last report's samples in order, and their
         # series; forgotten whenever one of the host's series may have been dropped.
         self._order: dict[str, tuple[list[Shape], list[Series]]] = {}
@@ -232,6 +241,7 @@ class RecentWindow:
         if series is None:
             series = Series(full, key, host)
             by_key[key] = series
+            self._changed(name)
         series.ck = shape
         return series
 
@@ -243,6 +253,7 @@ class RecentWindow:
                 series.trim(before)
                 if not series.ts:
                     del by_key[key]
+                    self._changed(name)
                     self._order.pop(series.host, None)
                     for caches in (self._by_host, self._derived):
                         host_cache = caches.get(series.host)
@@ -250,16 +261,28 @@ class RecentWindow:
                             del host_cache[series.ck]
             if not by_key:
                 del self._by_name[name]
+                self._gens.pop(name, None)
 
     def drop_host(self, host: str) -> None:
         self._order.pop(host, None)
         for caches in (self._by_host, self._derived):
             for series in caches.pop(host, {}).values():
                 by_key = self._by_name.get(series.name)
-                if by_key is not None:
-                    by_key.pop(series.key, None)
+                if by_key is not None and by_key.pop(series.key, None) is not None:
+                    self._changed(series.name)
+
+    def _changed(self, name: str) -> None:
+        self._structure = self._gens[name] = next(_GENERATIONS)
 
     # -- reading ---------------------------------------------------------------------------
+    def generation(self, name: str | None = None) -> int:
+        """A number that changes whenever the series named ``name`` (any series, for None) are
+        added or dropped, and that no other window of the process ever gives: readers keep what
+        they derived from a set of series for as long as its generation stays the same."""
+        if name is None:
+            return self._structure
+        return self._gens.get(name, 0)
+
     def series_named(self, name: str) -> Iterable[Series]:
         return self._by_name.get(name, {}).values()
 

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from collector.core.promql import EvaluationError, Sample, compile_expr
 from collector.core.promql.rangefuncs import RANGE_FUNCTIONS, RangeArgs, ms
+from collector.core.promql.scan import marks
 from collector.core.promql.selectors import range_samples
 from collector.core.window import STALE, RecentWindow
 
@@ -184,3 +185,96 @@ def test_a_filter_that_keeps_two_matches_for_one_series_fails_only_then() -> Non
     assert "multiple matches" in str(_outcome(e, w, 1060.0))
     w.append("h1", "a", {"host": "h1", "dev": "x"}, 1120.0, 2.0)
     assert _outcome(e, w, 1120.0) == [([("host", "h1")], 80.0)]
+
+
+marks_values = st.one_of(
+    st.sampled_from([0.0, -0.0, 1.0, 2.0, 2.0, 5.0, math.inf, -math.inf, STALE]),
+    st.floats(min_value=-1e9, max_value=1e9, allow_nan=False),
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(marks_values, min_size=1, max_size=150), st.lists(st.integers(1, 40), max_size=6))
+def test_marks_taken_in_batches_equal_marks_taken_sample_by_sample(
+    values: list[float], cuts: list[int]
+) -> None:
+    # The same samples scanned one at a time (the per-sample path) and in batches of any size
+    # (the C-level path for batches without stale markers) give the same marks.
+    one, batched = RecentWindow(retention=1e9), RecentWindow(retention=1e9)
+    stops = set()
+    at = 0
+    for c in cuts:
+        at += c
+        stops.add(at)
+    for i, v in enumerate(values):
+        for w in (one, batched):
+            w.append("h", "c", {}, 10.0 * (i + 1), v)
+        (s1,) = one.series_named("c")
+        marks(s1)
+        if i in stops:
+            (s2,) = batched.series_named("c")
+            marks(s2)
+    (s1,) = one.series_named("c")
+    (s2,) = batched.series_named("c")
+    assert list(marks(s1)) == list(marks(s2))
+    # And both equal a fresh scan of the whole series.
+    fresh = _copy([(10.0 * (i + 1), v) for i, v in enumerate(values)])
+    (s3,) = fresh.series_named("c")
+    assert list(marks(s3)) == list(marks(s1))
+
+
+def test_a_flat_range_before_a_change_fits_exactly_with_an_offset() -> None:
+    # The series changes after the range ends (offset): the range itself is one value, so the
+    # slope is exactly 0 and the prediction that value, however the sliding sums rounded.
+    samples = [(15.0 * i, 1e6 + 7.0 * i) for i in range(300)]
+    samples += [(15.0 * i, 123456.789) for i in range(300, 700)]
+    samples += [(15.0 * i, 5.0 * i) for i in range(700, 760)]
+    w = _named("g", samples)
+    e = compile_expr("predict_linear(g[45m] offset 15m, 600)")
+    d = compile_expr("deriv(g[45m] offset 15m)")
+    for k in range(400, 760, 3):
+        t = 15.0 * k
+        fresh = _named("g", [p for p in samples if p[0] <= t])
+        for expr in (e, d):
+            got, want = expr.evaluate(w, t), expr.evaluate(fresh, t)
+            assert isinstance(got, list)
+            assert isinstance(want, list)
+            assert [s.value for s in got] == pytest.approx([s.value for s in want], rel=1e-9, abs=1e-9)
+        if 15.0 * (k - 60 - 180) >= 15.0 * 300 and 15.0 * k - 900 < 15.0 * 700:
+            (flat,) = e.evaluate(w, t)  # type: ignore[misc]
+            assert flat.value == 123456.789
+            (slope,) = d.evaluate(w, t)  # type: ignore[misc]
+            assert slope.value == 0.0
+
+
+def test_selections_kept_between_evaluations_follow_series_that_come_and_go() -> None:
+    # A compiled selector keeps its selection while the window's series of that name stay the
+    # same; a new host, a dropped host, trimmed series and another window must all show.
+    e = compile_expr('up{job="node"}')
+    w = RecentWindow(retention=100.0)
+    for host in ("a", "b"):
+        w.append(host, "up", {"host": host, "job": "node"}, 10.0, 1.0)
+    w.append("c", "up", {"host": "c", "job": "other"}, 10.0, 1.0)
+
+    def hosts(window: RecentWindow, t: float) -> list[str]:
+        result = e.evaluate(window, t)
+        assert isinstance(result, list)
+        return sorted(s.labels["host"] for s in result)
+
+    assert hosts(w, 10.0) == ["a", "b"]
+    w.append("d", "up", {"host": "d", "job": "node"}, 20.0, 1.0)
+    assert hosts(w, 20.0) == ["a", "b", "d"]
+    w.drop_host("a")
+    assert hosts(w, 20.0) == ["b", "d"]
+    w.append("d", "up", {"host": "d", "job": "node"}, 150.0, 1.0)
+    w.trim(150.0)  # b's only sample is older than the retention: b goes
+    assert hosts(w, 150.0) == ["d"]
+    other = RecentWindow(retention=100.0)
+    other.append("x", "up", {"host": "x", "job": "node"}, 10.0, 1.0)
+    assert hosts(other, 10.0) == ["x"]
+    assert hosts(w, 150.0) == ["d"]
+    # A name that goes away entirely and comes back.
+    w.trim(1000.0)
+    assert hosts(w, 1000.0) == []
+    w.append("e", "up", {"host": "e", "job": "node"}, 1000.0, 1.0)
+    assert hosts(w, 1000.0) == ["e"]

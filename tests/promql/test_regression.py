@@ -98,3 +98,14 @@ def test_sliding_fits_agree_with_promtool_to_the_rounding(tmp_path: Path) -> Non
     )]
     result = run_promtool(promtool, render([Case(series, queries)]), tmp_path)
     assert result.returncode == 0, result.stderr[:5000]
+
+
+def test_a_long_range_of_one_infinite_value_fits_to_nan_as_a_short_one_does() -> None:
+    # Prometheus: a constant infinite series has neither slope nor intercept.
+    window = RecentWindow(retention=1e9)
+    for i in range(2 * LONG_RANGE):
+        window.append("h", "g", {}, 15.0 * i, math.inf)
+    t = 15.0 * (2 * LONG_RANGE - 1)
+    for text in ("deriv(g[1h])", "predict_linear(g[1h], 60)", "deriv(g[5m])", "predict_linear(g[5m], 60)"):
+        (got,) = compile_expr(text).evaluate(window, t)  # type: ignore[misc]
+        assert math.isnan(got.value), text

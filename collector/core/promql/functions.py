@@ -21,7 +21,7 @@ from collector.core.promql.nodes import (
 )
 from collector.core.promql.rangefuncs import EXTRAPOLATED, RANGE_FUNCTIONS, RangeArgs, extrapolate, ms
 from collector.core.promql.regression import RangeFits
-from collector.core.promql.scan import CHANGED, CHECKED, PREVIOUS, RESET, STALE, marks
+from collector.core.promql.scan import CHANGED, CHECKED, RESET, STALE, marks
 from collector.core.promql.selectors import range_samples
 from collector.core.window import Series
 
@@ -163,19 +163,7 @@ class RangeCall(Node):
             vs = s.vs
             mk = s.marks
             if mk is None or mk[CHECKED] != newest:
-                if mk is not None and ts[n - 2] == mk[CHECKED]:
-                    # marks() for the one sample that arrived since the last evaluation.
-                    v = vs[n - 1]
-                    if v != v:
-                        mk[STALE] = newest
-                    elif v != mk[PREVIOUS]:
-                        if v < mk[PREVIOUS]:
-                            mk[RESET] = newest
-                        mk[CHANGED] = newest
-                        mk[PREVIOUS] = v
-                    mk[CHECKED] = newest
-                else:
-                    mk = marks(s)
+                mk = marks(s)
             first_t = ts[lo]
             if mk[STALE] >= first_t or (counter and mk[RESET] > first_t):
                 tss, vss = range_samples(s, start, end)

@@ -8,6 +8,10 @@ samples that entered the range and takes out those that left it. Results agree w
 exact computation to about 1e-9 relative; the sums are rebuilt from the samples every
 ``REBUILD_AFTER`` updates, and whenever the range jumps, so rounding cannot pile up. Short ranges
 keep the exact, sample-by-sample computation that matches Prometheus bit for bit.
+
+A range of one repeated value has slope 0 and that value exactly, whatever rounding the sums
+carry: the series' marks (scan.py) tell when its value last changed, which says whether it did
+inside the range.
 """
 
 from __future__ import annotations
@@ -16,21 +20,23 @@ import math
 import operator
 from array import array
 from bisect import bisect_left, bisect_right
-from itertools import repeat
+from itertools import compress, repeat
 from weakref import WeakKeyDictionary
 
+from collector.core.promql.scan import CHANGED, CHECKED, marks
 from collector.core.window import RecentWindow, Series
 
 LONG_RANGE = 120
 REBUILD_AFTER = 2000
+
+Line = tuple[float, float] | tuple[()] | None
 
 
 class SlidingFit:
     """The running sums of one series' non-stale samples between two of its sample times."""
 
     __slots__ = (
-        "changes", "first_t", "hi", "last_t", "lo", "n", "series", "su", "suu", "suy", "sy", "t0", "updates",
-        "y0",
+        "first_t", "hi", "last_t", "lo", "n", "series", "su", "suu", "suy", "sy", "t0", "updates", "y0",
     )
 
     def __init__(self, series: Series) -> None:
@@ -40,107 +46,41 @@ class SlidingFit:
         self.t0 = 0.0
         self.y0 = 0.0
         self.n = self.su = self.sy = self.suy = self.suu = 0.0
-        self.changes = 0  # pairs of neighbouring samples inside whose values differ
         self.updates = 0
         self.lo = self.hi = 0  # the series' sample indices last covered, valid while ts[lo] is first_t
 
     def rebuild(self, lo: int, hi: int) -> None:
+        """The sums from the samples ``lo:hi``, in C-level passes (plain sums: the sliding updates
+        that follow round as much)."""
         self.lo, self.hi = lo, hi
         s = self.series
         ts = s.ts[lo:hi]
         vs = s.vs[lo:hi]
-        if any(map(math.isnan, vs)):
-            keep = [v == v for v in vs]
-            ts = [t for t, k in zip(ts, keep, strict=True) if k]
-            vs = [v for v, k in zip(vs, keep, strict=True) if k]
+        total = sum(vs)
+        if total != total and any(map(math.isnan, vs)):
+            keep = list(map(operator.eq, vs, vs))
+            ts = array("d", compress(ts, keep))
+            vs = array("d", compress(vs, keep))
         self.updates = 0
         if not vs:
             self.first_t, self.last_t = math.inf, -math.inf
             self.n = self.su = self.sy = self.suy = self.suu = 0.0
-            self.changes = 0
             return
-        self.t0, self.y0 = ts[0], vs[0]
-        us = list(map(operator.sub, ts, repeat(self.t0)))
-        ys = list(map(operator.sub, vs, repeat(self.y0)))
+        t0, y0 = ts[0], vs[0]
+        self.t0, self.y0 = t0, y0
+        us = list(map(operator.sub, ts, repeat(t0)))
+        ys = list(map(operator.sub, vs, repeat(y0)))
         self.n = float(len(us))
-        self.su = math.fsum(us)
-        self.sy = math.fsum(ys)
-        self.suy = math.fsum(map(operator.mul, us, ys))
-        self.suu = math.fsum(map(operator.mul, us, us))
-        self.changes = sum(map(operator.ne, vs[1:], vs[:-1]))
+        self.su = sum(us)
+        self.sy = sum(ys)
+        self.suy = sum(map(operator.mul, us, ys))
+        # Σu² as the square of the Euclidean norm: one C-level pass, to within an ulp or two.
+        self.suu = math.hypot(*us) ** 2
         self.first_t, self.last_t = ts[0], ts[-1]
 
     def slide(self, lo: int, hi: int) -> None:
         """Make the sums cover the series' samples ``lo:hi``."""
-        s = self.series
-        ts, vs = s.ts, s.vs
-        cur_lo, cur_hi = self.lo, self.hi
-        k = hi - cur_hi
-        if 0 < k <= 8 and lo - cur_lo == k and lo < cur_hi and self.updates < REBUILD_AFTER:
-            # The steady case between two evaluations: k samples came in, k went out.
-            if ts[cur_lo] == self.first_t and self._step(vs, ts, cur_lo, cur_hi, k):
-                return
-        elif lo == cur_lo and hi == cur_hi and lo < len(ts) and ts[lo] == self.first_t:
-            return  # another rule over the same range at the same instant
-        self._slide(lo, hi)
-
-    def _step(self, vs: array, ts: array, cur_lo: int, cur_hi: int, k: int) -> bool:
-        """Move both ends ``k`` samples on if no stale marker enters, leaves or becomes the first."""
-        if k == 1:  # one new sample since the last evaluation: the usual case, spelled out
-            a, b, c, d = vs[cur_lo], vs[cur_lo + 1], vs[cur_hi - 1], vs[cur_hi]
-            if a != a or b != b or c != c or d != d:
-                return False
-            t0, y0 = self.t0, self.y0
-            changes = self.changes + (d != c) - (a != b)
-            ui, yi = ts[cur_hi] - t0, d - y0
-            uo, yo = ts[cur_lo] - t0, a - y0
-            self.su = self.su + ui - uo
-            self.sy = self.sy + yi - yo
-            self.suy = self.suy + ui * yi - uo * yo
-            self.suu = self.suu + ui * ui - uo * uo
-            self.changes = changes
-            self.updates += 2
-            self.lo, self.hi = cur_lo + 1, cur_hi + 1
-            self.first_t, self.last_t = ts[cur_lo + 1], ts[cur_hi]
-            return True
-        leave = vs[cur_lo:cur_lo + k + 1]
-        enter = vs[cur_hi - 1:cur_hi + k]
-        total = sum(leave) + sum(enter)
-        if total != total:  # a stale marker (or infinities): the general path sorts it out
-            return False
-        t0, y0 = self.t0, self.y0
-        n, su, sy, suy, suu = self.n, self.su, self.sy, self.suy, self.suu
-        changes = self.changes
-        for j in range(1, k + 1):
-            v = enter[j]
-            if v != enter[j - 1]:
-                changes += 1
-            u = ts[cur_hi + j - 1] - t0
-            y = v - y0
-            su += u
-            sy += y
-            suy += u * y
-            suu += u * u
-        for j in range(k):
-            v = leave[j]
-            if v != leave[j + 1]:
-                changes -= 1
-            u = ts[cur_lo + j] - t0
-            y = v - y0
-            su -= u
-            sy -= y
-            suy -= u * y
-            suu -= u * u
-        self.n, self.su, self.sy, self.suy, self.suu = n, su, sy, suy, suu
-        self.changes = changes
-        self.updates += 2 * k
-        self.lo, self.hi = cur_lo + k, cur_hi + k
-        self.first_t, self.last_t = ts[cur_lo + k], ts[cur_hi + k - 1]
-        return True
-
-    def _slide(self, lo: int, hi: int) -> None:
-        s = self.series
-        ts, vs = s.ts, s.vs
+        ts, vs = self.series.ts, self.series.vs
         if self.first_t == math.inf:
             self.rebuild(lo, hi)
             return
@@ -154,23 +94,17 @@ class SlidingFit:
         moves = abs(lo - cur_lo) + abs(hi - cur_hi)
         if (
             lo > cur_hi or hi < cur_lo or moves > (hi - lo) // 2 or self.updates > REBUILD_AFTER
-            or cur_lo >= len(ts) or ts[cur_lo] != self.first_t
+            or cur_lo >= len(ts) or ts[cur_lo] != self.first_t or cur_hi > hi or cur_lo > lo
         ):
             self.rebuild(lo, hi)
             return
-        # Values that leave or enter at either end change the count of differing neighbours too.
         t0, y0 = self.t0, self.y0
         n, su, sy, suy, suu = self.n, self.su, self.sy, self.suy, self.suu
         moved = 0
-        while cur_hi < hi:
-            v = vs[cur_hi]
+        for j in range(cur_hi, hi):
+            v = vs[j]
             if v == v:
-                prev = vs[cur_hi - 1] if cur_hi > cur_lo else None
-                if prev is not None and prev != prev:
-                    prev = _last_value(vs, cur_lo, cur_hi)
-                if prev is not None and prev != v:
-                    self.changes += 1
-                u = ts[cur_hi] - t0
+                u = ts[j] - t0
                 y = v - y0
                 n += 1.0
                 su += u
@@ -178,16 +112,10 @@ class SlidingFit:
                 suy += u * y
                 suu += u * u
                 moved += 1
-            cur_hi += 1
-        while cur_lo < lo:
-            v = vs[cur_lo]
+        for j in range(cur_lo, lo):
+            v = vs[j]
             if v == v:
-                nxt = vs[cur_lo + 1] if cur_lo + 1 < cur_hi else None
-                if nxt is not None and nxt != nxt:
-                    nxt = _first_value(vs, cur_lo + 1, cur_hi)
-                if nxt is not None and nxt != v:
-                    self.changes -= 1
-                u = ts[cur_lo] - t0
+                u = ts[j] - t0
                 y = v - y0
                 n -= 1.0
                 su -= u
@@ -195,12 +123,8 @@ class SlidingFit:
                 suy -= u * y
                 suu -= u * u
                 moved += 1
-            cur_lo += 1
         self.n, self.su, self.sy, self.suy, self.suu = n, su, sy, suy, suu
         self.updates += moved
-        if cur_hi > hi or cur_lo > lo:
-            self.rebuild(lo, hi)
-            return
         first = lo if vs[lo] == vs[lo] else _first_index(vs, lo, hi)
         last = hi - 1 if vs[hi - 1] == vs[hi - 1] else _last_index(vs, lo, hi)
         if first is None or last is None:
@@ -209,46 +133,56 @@ class SlidingFit:
         self.first_t, self.last_t = ts[first], ts[last]
         self.lo, self.hi = first, last + 1
 
-    def fit(self, intercept_t: float) -> tuple[float, float] | None:
-        """Slope per second and the fitted value at ``intercept_t``; None for fewer than two samples."""
+    def line(self, t: float) -> Line:
+        """The fitted (slope per second, value at ``t``), or () for fewer than two distinct times."""
         n = self.n
         if n < 2:
-            return None
-        if self.changes == 0:
-            return 0.0, self.y0 + self.sy / n
-        cov = self.suy - self.su * self.sy / n
-        var = self.suu - self.su * self.su / n
+            return ()
+        flat = self.flat()
+        if flat is not None:
+            # Prometheus' answer for one repeated value, an infinite one included.
+            return (0.0, flat) if flat - flat == 0 else (math.nan, math.nan)
+        su, sy = self.su, self.sy
+        var = self.suu - su * su / n
         if var == 0:
+            return ()
+        slope = (self.suy - su * sy / n) / var
+        return slope, self.y0 + sy / n + slope * (t - self.t0 - su / n)
+
+    def flat(self) -> float | None:
+        """The one value every sample inside holds (stale markers aside), or None if they differ."""
+        s = self.series
+        ts, vs = s.ts, s.vs
+        a, b = vs[self.lo], vs[self.hi - 1]
+        if a != b and a == a and b == b:
+            return None  # the first and the last differ (the usual case)
+        mk = s.marks
+        if mk is None or mk[CHECKED] != ts[len(ts) - 1]:
+            mk = marks(s)
+        first = a if a == a else vs[bisect_left(ts, self.first_t)]
+        changed = mk[CHANGED]
+        if changed <= self.first_t:
+            return first
+        if changed <= self.last_t:
             return None
-        slope = cov / var
-        mean_u = self.su / n
-        return slope, self.y0 + self.sy / n + slope * (intercept_t - self.t0 - mean_u)
+        # The newest change came after the range (it ends before the newest sample): look.
+        return first if all(v == first or v != v for v in vs[self.lo:self.hi]) else None
 
 
-def _first_index(vs: object, lo: int, hi: int) -> int | None:
+def _first_index(vs: array, lo: int, hi: int) -> int | None:
     for i in range(lo, hi):
-        v = vs[i]  # type: ignore[index]
+        v = vs[i]
         if v == v:
             return i
     return None
 
 
-def _last_index(vs: object, lo: int, hi: int) -> int | None:
+def _last_index(vs: array, lo: int, hi: int) -> int | None:
     for i in range(hi - 1, lo - 1, -1):
-        v = vs[i]  # type: ignore[index]
+        v = vs[i]
         if v == v:
             return i
     return None
-
-
-def _first_value(vs: object, lo: int, hi: int) -> float | None:
-    i = _first_index(vs, lo, hi)
-    return None if i is None else vs[i]  # type: ignore[index]
-
-
-def _last_value(vs: object, lo: int, hi: int) -> float | None:
-    i = _last_index(vs, lo, hi)
-    return None if i is None else vs[i]  # type: ignore[index]
 
 
 class FitStore:
@@ -286,30 +220,9 @@ class RangeFits:
         self._series: list[Series] = []
         self._fits: list[SlidingFit | None] = []
 
-    def fit(
-        self, window: RecentWindow, all_series: list[Series], i: int, start: float, end: float
-    ) -> SlidingFit | None:
-        """Series ``i``'s sliding fit over ``[start, end]``; None for a range short enough to fit exactly."""
-        if all_series is not self._series:
-            self._series = all_series
-            self._fits = [None] * len(all_series)
-        series = all_series[i]
-        ts = series.ts
-        n = len(ts)
-        hi = n if n and ts[n - 1] <= end else bisect_right(ts, end)
-        lo = bisect_left(ts, start, 0, hi)
-        if hi - lo <= LONG_RANGE:
-            return None
-        fit = self._fits[i]
-        if fit is None:
-            fit = FITS.fit(window, series, self.range, self.offset)
-            self._fits[i] = fit
-        fit.slide(lo, hi)
-        return fit
-
     def lines(
         self, window: RecentWindow, all_series: list[Series], start: float, end: float, t: float
-    ) -> list[tuple[float, float] | tuple[()] | None]:
+    ) -> list[Line]:
         """Per series over ``[start, end]``: the fitted (slope, value at ``t``) over a long range,
         () for a long range with too few distinct times, or None where the range is short enough
         to fit exactly."""
@@ -317,9 +230,8 @@ class RangeFits:
             self._series = all_series
             self._fits = [None] * len(all_series)
         fits = self._fits
-        out: list[tuple[float, float] | tuple[()] | None] = []
+        out: list[Line] = []
         add = out.append
-        # fit() above, inlined: this loop runs for every series of every long range.
         for i, series in enumerate(all_series):
             ts = series.ts
             n = len(ts)
@@ -333,24 +245,28 @@ class RangeFits:
                 fit = FITS.fit(window, series, self.range, self.offset)
                 fits[i] = fit
             cur_lo = fit.lo
-            # slide()'s usual case (one sample in, one out) tested here, saving a call per series.
-            if not (
-                hi - fit.hi == 1 and lo - cur_lo == 1 and lo < fit.hi and fit.updates < REBUILD_AFTER
-                and ts[cur_lo] == fit.first_t and fit._step(series.vs, ts, cur_lo, fit.hi, 1)
+            if (
+                hi - fit.hi == 1 and lo - cur_lo == 1 and fit.updates < REBUILD_AFTER
+                and ts[cur_lo] == fit.first_t
             ):
-                fit.slide(lo, hi)
-            # fit(), spelled out.
-            n = fit.n
-            if n < 2:
-                add(())
-            elif fit.changes == 0:
-                add((0.0, fit.y0 + fit.sy / n))
+                # One sample in, one out since the last evaluation (the steady case), neither of
+                # them nor the new first one a stale marker: move the sums along here.
+                vs = series.vs
+                a, b, d = vs[cur_lo], vs[lo], vs[hi - 1]
+                if a == a and b == b and d == d:
+                    t0, y0 = fit.t0, fit.y0
+                    ui, yi = ts[hi - 1] - t0, d - y0
+                    uo, yo = ts[cur_lo] - t0, a - y0
+                    fit.su = fit.su + ui - uo
+                    fit.sy = fit.sy + yi - yo
+                    fit.suy = fit.suy + ui * yi - uo * yo
+                    fit.suu = fit.suu + ui * ui - uo * uo
+                    fit.updates += 2
+                    fit.lo, fit.hi = lo, hi
+                    fit.first_t, fit.last_t = ts[lo], ts[hi - 1]
+                else:
+                    fit.slide(lo, hi)
             else:
-                su, sy = fit.su, fit.sy
-                var = fit.suu - su * su / n
-                if var == 0:
-                    add(())
-                    continue
-                slope = (fit.suy - su * sy / n) / var
-                add((slope, fit.y0 + sy / n + slope * (t - fit.t0 - su / n)))
+                fit.slide(lo, hi)
+            add(fit.line(t))
         return out

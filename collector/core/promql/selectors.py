@@ -9,11 +9,13 @@ series from instant selectors and is skipped by range selectors.
 from __future__ import annotations
 
 import math
+import operator
 import re
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from itertools import compress, repeat
 from operator import attrgetter, itemgetter
 
 from collector.core.promql.model import PromQLError, UnsupportedExpression
@@ -75,15 +77,16 @@ class LabelMatcher:
 
 
 class SeriesSelector:
-    """The series a selector's matchers pick, remembered per series so regexes run once per series."""
+    """The series a selector's matchers pick, kept while the window's set of series is the same."""
 
     def __init__(self, name: str | None, matchers: list[LabelMatcher]) -> None:
         self.name = name
         self.name_matchers = [m for m in matchers if m.name == "__name__"]
         self.matchers = [m for m in matchers if m.name != "__name__"]
-        # id(series) -> (series, verdict); holding the series keeps its id from being reused.
-        self._verdicts: dict[int, tuple[Series, bool]] = {}
-        self._last_candidates: list[Series] = []
+        # Per matcher, its verdict on each label value seen: a fleet repeats a few values
+        # (fstype, mode, device) on every host, so each regex runs once per distinct value.
+        self._verdicts: list[dict[str, bool]] = [{} for _ in self.matchers]
+        self._generation = -1
         self._last_selected: list[Series] = []
 
     def candidates(self, window: RecentWindow) -> Iterable[Series]:
@@ -94,37 +97,32 @@ class SeriesSelector:
 
     def select(self, window: RecentWindow) -> list[Series]:
         """The matching series, in the window's order; the same list object while nothing changed."""
-        candidates = list(self.candidates(window))
-        # Series compare by identity, so this is one C-level pass when the name's series are as before.
-        if candidates == self._last_candidates:
+        generation = window.generation(self.name)
+        if generation == self._generation:
             return self._last_selected
-        selected = self._select(window, candidates)
-        self._last_candidates, self._last_selected = candidates, selected
+        selected = self._select(list(self.candidates(window)))
+        self._generation, self._last_selected = generation, selected
         return selected
 
-    def _select(self, window: RecentWindow, candidates: list[Series]) -> list[Series]:
-        matchers = self.matchers
-        if not matchers:
+    def _select(self, candidates: list[Series]) -> list[Series]:
+        if not self.matchers or not candidates:
             return candidates
-        verdicts = self._verdicts
-        out: list[Series] = []
-        misses = 0
-        for s in candidates:
-            hit = verdicts.get(id(s))
-            if hit is None or hit[0] is not s:
-                labels = s.labels
-                ok = all(m.test(labels.get(m.name, "")) for m in matchers)
-                verdicts[id(s)] = (s, ok)
-                misses += 1
-            else:
-                ok = hit[1]
-            if ok:
-                out.append(s)
-        if misses and len(verdicts) > 2 * len(out) + 4 * misses + 1024:
-            # Series come and go; forget the ones no longer in the window.
-            live = {id(s) for s in self.candidates(window)}
-            self._verdicts = {k: v for k, v in verdicts.items() if k in live}
-        return out
+        keep: list[bool] | None = None
+        for m, verdicts in zip(self.matchers, self._verdicts, strict=True):
+            values = list(map(dict.get, map(_LABELS, candidates), repeat(m.name), repeat("")))
+            if len(verdicts) > _VERDICT_LIMIT:
+                verdicts.clear()  # label values that come and go (a host name, say)
+            test = m.test
+            for v in set(values).difference(verdicts):
+                verdicts[v] = test(v)
+            ok = list(map(verdicts.__getitem__, values))
+            keep = ok if keep is None else list(map(operator.and_, keep, ok))
+        assert keep is not None
+        return list(compress(candidates, keep))
+
+
+_LABELS = attrgetter("labels")
+_VERDICT_LIMIT = 10_000
 
 
 def instant_samples(
