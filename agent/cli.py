@@ -3,23 +3,32 @@
 Every mistake an operator can make (a wrong config key, an unusable state directory, a
 refused enrollment) ends as one line on stderr and a non-zero exit, never a traceback:
 exit 2 for configuration, 1 for everything else.
+
+`run` stays running for months on customer machines, so it imports only what it uses:
+``upkeep-agent run [--config FILE]`` is recognised without argparse, and the other
+commands' modules are imported when they are asked for.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import logging
-import secrets
+import os
 import sys
 from pathlib import Path
 
 from agent import __version__
-from agent.config import AgentConfig, load_config
+from agent.config import load_config
 from agent.errors import AgentError, ConfigError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+
+    from agent.config import AgentConfig
 
 
 def _parser() -> argparse.ArgumentParser:
+    import argparse
+
     p = argparse.ArgumentParser(prog="upkeep-agent", description="upkeep's host agent")
     p.add_argument("--version", action="version", version=f"upkeep-agent {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
@@ -38,7 +47,26 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _plain_run(argv: list[str]) -> tuple[bool, Path | None]:
+    """(True, config) for ``run``, ``run --config FILE`` or ``run --config=FILE``; else (False, None).
+
+    Anything else (help, a typo, an option abbreviated) goes through argparse and its messages.
+    """
+    if not argv or argv[0] != "run":
+        return False, None
+    rest = argv[1:]
+    if not rest:
+        return True, None
+    if len(rest) == 2 and rest[0] == "--config" and rest[1] and not rest[1].startswith("-"):
+        return True, Path(rest[1])
+    if len(rest) == 1 and rest[0].startswith("--config=") and len(rest[0]) > len("--config="):
+        return True, Path(rest[0][len("--config="):])
+    return False, None
+
+
 def _once(cfg: AgentConfig) -> int:
+    import json
+
     from agent.checks.runner import CheckRunner
     from agent.collection import Collection
     from agent.state import AgentState
@@ -47,9 +75,9 @@ def _once(cfg: AgentConfig) -> int:
     # directory is readable, and never takes a sequence number (seq 0 is never sent).
     try:
         state: AgentState | None = AgentState(cfg.state_dir)
-        agent_id = state.agent_id if state else secrets.token_hex(16)
+        agent_id = state.agent_id if state else os.urandom(16).hex()
     except (AgentError, OSError):
-        state, agent_id = None, secrets.token_hex(16)
+        state, agent_id = None, os.urandom(16).hex()
     runner = CheckRunner(cfg.checks, state.subdir("logfile") if state else None)
     report = Collection(cfg, agent_id, runner).collect(seq=0)
     json.dump(report, sys.stdout, indent=1)
@@ -70,15 +98,21 @@ def _check_config(cfg: AgentConfig) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    argv = sys.argv[1:] if argv is None else argv
+    plain_run, config = _plain_run(argv)
+    if plain_run:
+        command = "run"
+    else:
+        args = _parser().parse_args(argv)
+        command, config = args.command, args.config
     try:
-        cfg = load_config(args.config)
-        if args.command == "once":
+        # The daemon parses its YAML in a child process: the parser never stays in its memory.
+        cfg = load_config(config, parse_apart=command == "run")
+        if command == "once":
             return _once(cfg)
-        if args.command == "check-config":
+        if command == "check-config":
             return _check_config(cfg)
-        if args.command == "enroll":
+        if command == "enroll":
             from agent.enroll import enroll
 
             print(enroll(cfg, args.url, args.token))

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any
 
-from agent.checks.runner import CheckRunner
-from agent.config import AgentConfig
 from agent.facts import host_facts
 from agent.probes import HostProbes, Sample
 from agent.report import build_report, check_samples
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from agent.checks.runner import CheckRunner
+    from agent.config import AgentConfig
 
 # Facts change rarely (a new SSH key, a kernel after reboot); re-read them this often.
 FACTS_MAX_AGE = 300.0

@@ -1,21 +1,30 @@
-"""agent.yaml: read once, validated into frozen dataclasses.
+"""agent.yaml: read once, validated into immutable records (named tuples).
 
 Every mistake becomes one ``ConfigError`` naming the key by its dotted path
 (``checks.1.port``); nothing else in the agent reads raw YAML.
+
+The records are named tuples rather than dataclasses, and the YAML parser is loaded only
+while the file is read: the running agent keeps every module it ever imported, and
+``dataclasses`` (with ``inspect``) and ``yaml`` are well over two megabytes of it.
 """
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections import namedtuple
 from pathlib import Path
-from typing import Any, TypeVar
+from types import MappingProxyType
 from urllib.parse import urlsplit
 
-import yaml
-
 from agent.errors import ConfigError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import Any, TypeVar
+
+    T = TypeVar("T")
 
 DEFAULT_CONFIG = Path("/etc/upkeep/agent.yaml")
 DEFAULT_STATE_DIR = Path("/var/lib/upkeep-agent")
@@ -42,58 +51,63 @@ _SIZE_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "ki": 1024, "m
 _DURATION_UNITS = {None: 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
-@dataclass(frozen=True)
-class CollectorConfig:
+class CollectorConfig(namedtuple("CollectorConfig", "url ca_file allow_plaintext timeout batch_max_reports "
+                                                     "batch_max_bytes", defaults=(None, None, False, 10.0, 50,
+                                                                                  4 * 2**20))):
     """Where reports go. ``url`` None means: use the URL stored by ``upkeep-agent enroll``."""
 
-    url: str | None = None
-    ca_file: Path | None = None
-    allow_plaintext: bool = False
-    timeout: float = 10.0
-    batch_max_reports: int = 50
-    batch_max_bytes: int = 4 * 2**20
+    __slots__ = ()
+    url: str | None
+    ca_file: Path | None
+    allow_plaintext: bool
+    timeout: float
+    batch_max_reports: int
+    batch_max_bytes: int
 
 
-@dataclass(frozen=True)
-class SpoolConfig:
-    max_bytes: int = 100 * 10**6
-    max_age: float = 86400.0
+class SpoolConfig(namedtuple("SpoolConfig", "max_bytes max_age", defaults=(100 * 10**6, 86400.0))):
+    __slots__ = ()
+    max_bytes: int
+    max_age: float
 
 
-@dataclass(frozen=True)
-class ProbeConfig:
-    mount_points_exclude: str = NODE_MOUNT_POINTS_EXCLUDE
-    fs_types_exclude: str = NODE_FS_TYPES_EXCLUDE
-    disk_device_exclude: str = NODE_DISK_DEVICE_EXCLUDE
-    netdev_device_exclude: str = NODE_NETDEV_DEVICE_EXCLUDE
-    filesystem_timeout: float = 5.0
+class ProbeConfig(namedtuple("ProbeConfig", "mount_points_exclude fs_types_exclude disk_device_exclude "
+                                             "netdev_device_exclude filesystem_timeout",
+                             defaults=(NODE_MOUNT_POINTS_EXCLUDE, NODE_FS_TYPES_EXCLUDE,
+                                       NODE_DISK_DEVICE_EXCLUDE, NODE_NETDEV_DEVICE_EXCLUDE, 5.0))):
+    __slots__ = ()
+    mount_points_exclude: str
+    fs_types_exclude: str
+    disk_device_exclude: str
+    netdev_device_exclude: str
+    filesystem_timeout: float
 
 
-@dataclass(frozen=True)
-class CheckConfig:
+class CheckConfig(namedtuple("CheckConfig", "name kind timeout options", defaults=(MappingProxyType({}),))):
     """One check. ``options`` holds the kind's own validated settings (see agent/checks/)."""
 
+    __slots__ = ()
     name: str
     kind: str
     timeout: float
-    options: Mapping[str, Any] = field(default_factory=dict)
+    options: Mapping[str, Any]
 
 
-@dataclass(frozen=True)
-class AgentConfig:
-    collector: CollectorConfig = CollectorConfig()
-    state_dir: Path = DEFAULT_STATE_DIR
-    interval: float = 15.0
-    jitter: float = 0.1
-    ssh_host_keys_dir: Path = Path("/etc/ssh")
-    metrics_listen: tuple[str, int] | None = None
-    spool: SpoolConfig = SpoolConfig()
-    probes: ProbeConfig = ProbeConfig()
-    checks: tuple[CheckConfig, ...] = ()
-    source: str = ""
-
-
-T = TypeVar("T")
+class AgentConfig(namedtuple("AgentConfig", "collector state_dir interval jitter ssh_host_keys_dir "
+                                             "metrics_listen spool probes checks source",
+                             defaults=(CollectorConfig(), DEFAULT_STATE_DIR, 15.0, 0.1, Path("/etc/ssh"),
+                                       None, SpoolConfig(), ProbeConfig(), (), ""))):
+    __slots__ = ()
+    collector: CollectorConfig
+    state_dir: Path
+    interval: float
+    jitter: float
+    ssh_host_keys_dir: Path
+    metrics_listen: tuple[str, int] | None
+    spool: SpoolConfig
+    probes: ProbeConfig
+    checks: tuple[CheckConfig, ...]
+    source: str
 
 
 class Section:
@@ -322,8 +336,65 @@ def _as_fraction(v: Any) -> float:
     return float(v)
 
 
-def load_config(path: Path | None) -> AgentConfig:
-    """Read and validate ``path``; None reads DEFAULT_CONFIG when it exists, else all defaults."""
+def _yaml_safe_load(text: str) -> tuple[str, ...] | tuple[str, Any]:
+    """("ok", document) or ("error", where, problem) for a YAML text."""
+    import yaml
+
+    try:
+        return ("ok", yaml.safe_load(text))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else "YAML"
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        return ("error", where, str(problem))
+
+
+def _yaml_apart(text: str) -> tuple[str, ...] | tuple[str, Any] | None:
+    """``_yaml_safe_load`` in a forked child, so the parser never enters this process's memory.
+
+    The document comes back through a pipe in ``marshal``'s format (which carries every type
+    the agent's config can hold). None when that was not possible: no fork here, the child
+    failed, or the document holds a value marshal cannot carry (a date; never valid in
+    agent.yaml, so the caller's own parse will end in a ConfigError anyway).
+    """
+    import marshal
+
+    if not hasattr(os, "fork"):
+        return None
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: parse, send, and leave without running any of the parent's exit code
+        code = 1
+        try:
+            os.close(r)
+            result = _yaml_safe_load(text)
+            try:
+                blob = marshal.dumps(result)
+            except ValueError:
+                blob = marshal.dumps(("unsupported",))
+            with os.fdopen(w, "wb") as out:
+                out.write(blob)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        blob = f.read()
+    _, status = os.waitpid(pid, 0)
+    if status != 0 or not blob:
+        return None
+    try:
+        result = marshal.loads(blob)  # noqa: S302 - our own child's, through a private pipe
+    except (EOFError, ValueError, TypeError):
+        return None
+    return None if result[0] == "unsupported" else result
+
+
+def load_config(path: Path | None, *, parse_apart: bool = False) -> AgentConfig:
+    """Read and validate ``path``; None reads DEFAULT_CONFIG when it exists, else all defaults.
+
+    ``parse_apart`` (the long-running agent) parses the YAML in a short-lived child process.
+    """
     if path is None:
         if not DEFAULT_CONFIG.exists():
             return AgentConfig()
@@ -333,11 +404,9 @@ def load_config(path: Path | None) -> AgentConfig:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError("", f"cannot read: {exc.strerror}", source=source) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else "YAML"
-        problem = getattr(exc, "problem", None) or "not valid YAML"
-        raise ConfigError(where, str(problem), source=source) from None
-    return parse_config(data, source)
+    result = _yaml_apart(text) if parse_apart else None
+    if result is None:
+        result = _yaml_safe_load(text)
+    if result[0] == "error":
+        raise ConfigError(result[1], result[2], source=source)
+    return parse_config(result[1], source)

@@ -6,17 +6,15 @@ share of the interval (``jitter``), so a fleet restarted together does not push 
 
 from __future__ import annotations
 
-import logging
 import random
 import signal
 import threading
 import time
-from typing import Any
 
 from agent.checks.runner import CheckRunner
 from agent.collection import Collection
-from agent.config import AgentConfig
 from agent.errors import ConfigError
+from agent.log import get_logger
 from agent.probes import Sample
 from agent.report import encode_report
 from agent.shipper import Shipper
@@ -24,7 +22,13 @@ from agent.spool import Spool
 from agent.state import AgentState
 from agent.transport import CollectorEndpoint
 
-log = logging.getLogger("upkeep.agent")
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from agent.config import AgentConfig
+
+log = get_logger("upkeep.agent")
 
 
 class Agent:

@@ -6,7 +6,6 @@ so the config file needs no ``collector.url`` (one given there still wins).
 
 from __future__ import annotations
 
-import http.client
 import json
 
 from agent.config import AgentConfig, as_url
@@ -29,7 +28,7 @@ def enroll(cfg: AgentConfig, url: str, token: str) -> str:
     try:
         headers = {"Content-Type": "application/json"}
         status, _, answer = endpoint.request("POST", "/api/v1/enroll", body, headers)
-    except (OSError, http.client.HTTPException) as exc:
+    except OSError as exc:  # no answer, or not a valid HTTP one (transport.ResponseError)
         raise EnrollError(f"cannot reach {url}: {exc}") from None
     finally:
         endpoint.close()

@@ -3,21 +3,36 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import os
 import platform
 import socket
 from pathlib import Path
-from typing import Any
 
 import psutil
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _KEY_TYPES = ("ssh-", "ecdsa-sha2-", "sk-ssh-", "sk-ecdsa-")
 
 
+def _sha256(data: bytes) -> bytes:
+    # The interpreter's own SHA-256 (_sha2 from 3.12, _sha256 before): hashlib would set up
+    # OpenSSL's digests, over half a megabyte of the agent's memory, for this one hash.
+    try:
+        from _sha2 import sha256  # type: ignore[import-not-found]
+    except ImportError:
+        try:
+            from _sha256 import sha256  # type: ignore[import-not-found,no-redef]
+        except ImportError:
+            from hashlib import sha256
+    return sha256(data).digest()
+
+
 def ssh_fingerprint(key_b64: str) -> str:
     """OpenSSH's SHA256 fingerprint of a base64 public-key blob (``SHA256:`` + unpadded base64)."""
-    digest = hashlib.sha256(base64.b64decode(key_b64, validate=True)).digest()
+    digest = _sha256(base64.b64decode(key_b64, validate=True))
     return "SHA256:" + base64.b64encode(digest).decode("ascii").rstrip("=")
 
 

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 import math
 import re
-from collections.abc import Iterable
-from typing import Any
+import zlib
 
 from agent import __version__
-from agent.checks import CheckResult
 from agent.probes import Sample
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any
+
+    from agent.checks import CheckResult
 
 WIRE_VERSION = 1
 _NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
@@ -73,4 +77,6 @@ def encode_report(report: dict[str, Any]) -> bytes:
 def batch_body(encoded: list[bytes]) -> bytes:
     """The request body for already-encoded reports, gzip-compressed: one report, or a batch."""
     raw = encoded[0] if len(encoded) == 1 else b'{"reports":[' + b",".join(encoded) + b"]}"
-    return gzip.compress(raw, compresslevel=6)
+    # wbits 31: zlib writes the gzip format itself (header and CRC), no gzip module needed.
+    packer = zlib.compressobj(6, zlib.DEFLATED, 31)
+    return packer.compress(raw) + packer.flush()

@@ -13,27 +13,84 @@ What each answer means (docs/report-format.md):
 
 from __future__ import annotations
 
-import email.utils
 import json
-import logging
 import random
 import threading
 import time
-from collections.abc import Callable
-from pathlib import Path
 
+from agent.log import get_logger
 from agent.report import batch_body
-from agent.spool import Entry, Spool
 from agent.state import write_atomic
-from agent.transport import CollectorEndpoint
 
-log = logging.getLogger("upkeep.agent.shipper")
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from agent.spool import Entry, Spool
+    from agent.transport import CollectorEndpoint
+
+log = get_logger("upkeep.agent.shipper")
 
 BACKOFF_BASE = 1.0
 BACKOFF_CAP = 300.0
 RETRY_AFTER_CAP = 3600.0
 REJECTED_KEEP = 1000
 IDLE_WAIT = 60.0
+
+
+_MONTHS = {m: i for i, m in enumerate(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
+
+
+def _days_from_civil(y: int, m: int, d: int) -> int:
+    """Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm)."""
+    y -= m <= 2
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
+    return era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+
+
+def http_date(value: str) -> float | None:
+    """Seconds since the epoch of an HTTP date; None if it is not one.
+
+    RFC 9110's three forms: ``Sun, 06 Nov 1994 08:49:37 GMT``, the obsolete
+    ``Sunday, 06-Nov-94 08:49:37 GMT`` and asctime's ``Sun Nov  6 08:49:37 1994``; a numeric
+    zone (``+0200``) is honoured too.
+    """
+    parts: list[str] = []
+    for word in value.replace(",", " ").split():
+        # 06-Nov-94 (RFC 850) is three words; a zone such as -0130 is one.
+        parts += word.split("-") if word.count("-") == 2 and word[0] != "-" else [word]
+    if parts and parts[0].isalpha() and parts[0][:3].lower() not in _MONTHS:
+        parts = parts[1:]  # the weekday says nothing the date does not
+    zone = "GMT"
+    if len(parts) == 4 and parts[0][:3].lower() in _MONTHS:  # asctime: month day time year
+        mon, day, clock, year = parts
+    elif len(parts) in (4, 5):
+        day, mon, year, clock, *rest = parts
+        zone = rest[0] if rest else zone
+    else:
+        return None
+    month = _MONTHS.get(mon[:3].lower())
+    hms = clock.split(":")
+    if (month is None or not day.isdigit() or not year.isdigit() or len(hms) != 3
+            or not all(p.isdigit() for p in hms)):
+        return None
+    y = int(year)
+    if len(year) == 2:
+        y += 2000 if y < 69 else 1900
+    h, mi, sec = (int(p) for p in hms)
+    if not (1 <= int(day) <= 31 and h < 24 and mi < 60 and sec < 61):
+        return None
+    if zone.upper() in ("GMT", "UTC", "UT", "Z"):
+        offset = 0
+    elif len(zone) == 5 and zone[0] in "+-" and zone[1:].isdigit():
+        offset = (int(zone[1:3]) * 3600 + int(zone[3:]) * 60) * (-1 if zone[0] == "-" else 1)
+    else:
+        return None
+    return float(_days_from_civil(y, month, int(day)) * 86400 + h * 3600 + mi * 60 + sec - offset)
 
 
 def retry_after_seconds(value: str | None, now_wall: float) -> float | None:
@@ -43,11 +100,8 @@ def retry_after_seconds(value: str | None, now_wall: float) -> float | None:
     value = value.strip()
     if value.isdigit():
         return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - now_wall)
+    when = http_date(value)
+    return None if when is None else max(0.0, when - now_wall)
 
 
 def backoff_delay(failures: int, rand: float, base: float = BACKOFF_BASE, cap: float = BACKOFF_CAP) -> float:

@@ -16,18 +16,21 @@ its length or CRC check, is cut off and logged, and everything before it is kept
 from __future__ import annotations
 
 import json
-import logging
 import os
 import struct
 import threading
 import zlib
-from dataclasses import dataclass
-from pathlib import Path
-from typing import BinaryIO
+from collections import namedtuple
 
+from agent.log import get_logger
 from agent.state import write_atomic
 
-log = logging.getLogger("upkeep.agent.spool")
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import BinaryIO
+
+log = get_logger("upkeep.agent.spool")
 
 MAGIC = b"UKS1"
 _HEAD = struct.Struct(">4sIQdI")
@@ -36,10 +39,10 @@ SEGMENT_BYTES = 4 * 2**20
 MAX_RECORD = 64 * 2**20
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(namedtuple("Entry", "segment offset size seq ts")):
     """Where one spooled report lives, and its identity."""
 
+    __slots__ = ()
     segment: int
     offset: int
     size: int  # header + payload

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import threading
 from pathlib import Path
 
@@ -85,7 +84,7 @@ class AgentState:
             return text
         if text:
             raise StateError(str(path), "does not hold a 32-hex-character agent id")
-        new = secrets.token_hex(16)
+        new = os.urandom(16).hex()  # what secrets.token_hex(16) does
         write_atomic(path, new.encode() + b"\n", 0o644)
         return new
 

@@ -8,45 +8,46 @@ One module per kind (process, tcp, http, command, logfile). Each exposes ``optio
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from collections import namedtuple
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from pathlib import Path
+    from typing import Any, Protocol
+
     from agent.config import CheckConfig, Section
+
+    class Check(Protocol):
+        """One configured check; ``run`` may block up to its timeout and must not raise."""
+
+        def run(self, timeout: float) -> tuple[int, str, tuple[PerfValue, ...]]: ...
 
 OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
 STATUS_WORDS = ("OK", "WARNING", "CRITICAL", "UNKNOWN")
 
 
-@dataclass(frozen=True)
-class PerfValue:
+class PerfValue(namedtuple("PerfValue", "label value unit", defaults=("",))):
     """One perfdata item: ``label=value[uom];warn;crit;min;max`` (only label, value and uom kept)."""
 
+    __slots__ = ()
     label: str
     value: float
-    unit: str = ""
+    unit: str
 
 
-@dataclass(frozen=True)
-class CheckResult:
+class CheckResult(namedtuple("CheckResult", "name kind status output duration perfdata", defaults=((),))):
+    __slots__ = ()
     name: str
     kind: str
     status: int
     output: str
     duration: float
-    perfdata: tuple[PerfValue, ...] = field(default_factory=tuple)
+    perfdata: tuple[PerfValue, ...]
 
     def to_wire(self) -> dict[str, Any]:
         return {"name": self.name, "kind": self.kind, "status": self.status,
                 "output": self.output, "duration": round(self.duration, 6)}
-
-
-class Check(Protocol):
-    """One configured check; ``run`` may block up to its timeout and must not raise."""
-
-    def run(self, timeout: float) -> tuple[int, str, tuple[PerfValue, ...]]: ...
 
 
 def one_line(text: str, limit: int = 512) -> str:

@@ -7,25 +7,31 @@ NFS mount costs one thread, never the collection loop.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 
-from agent.checks import UNKNOWN, Check, CheckResult, PerfValue, make_check, one_line
-from agent.config import CheckConfig
+from agent.checks import UNKNOWN, CheckResult, make_check, one_line
+from agent.log import get_logger
 
-log = logging.getLogger("upkeep.agent.checks")
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from agent.checks import Check, PerfValue
+    from agent.config import CheckConfig
+
+log = get_logger("upkeep.agent.checks")
 
 
-@dataclass
 class _Slot:
-    cfg: CheckConfig
-    check: Check
-    thread: threading.Thread | None = None
-    fresh: bool = False  # started by the latest start(); False while a previous run is stuck
-    outcome: list[tuple[int, str, tuple[PerfValue, ...], float]] = field(default_factory=list)
+    __slots__ = ("cfg", "check", "fresh", "outcome", "thread")
+
+    def __init__(self, cfg: CheckConfig, check: Check) -> None:
+        self.cfg = cfg
+        self.check = check
+        self.thread: threading.Thread | None = None
+        self.fresh = False  # started by the latest start(); False while a previous run is stuck
+        self.outcome: list[tuple[int, str, tuple[PerfValue, ...], float]] = []
 
 
 class CheckRunner:

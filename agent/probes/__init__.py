@@ -6,20 +6,25 @@ labels and units are node_exporter's (``node_*``); series only upkeep has start 
 
 from __future__ import annotations
 
-import logging
 import re
 import time
-from collections.abc import Callable
-from typing import NamedTuple
+from collections import namedtuple
 
-from agent.config import ProbeConfig
+from agent.log import get_logger
 
-log = logging.getLogger("upkeep.agent.probes")
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from agent.config import ProbeConfig
+
+log = get_logger("upkeep.agent.probes")
 
 
-class Sample(NamedTuple):
+class Sample(namedtuple("Sample", "name labels value")):
     """One value of one series: a Prometheus-style name, its labels and a finite float."""
 
+    __slots__ = ()
     name: str
     labels: dict[str, str]
     value: float
