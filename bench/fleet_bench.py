@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 
@@ -83,8 +83,91 @@ CHECKS = [
 ]
 
 
-def report_body(aid: str, seq: int, ts: float, template: list[dict[str, Any]], rnd: random.Random) -> bytes:
-    samples = [{"name": s["name"], "labels": s["labels"], "value": rnd.random() * 1000} for s in template]
+class HostSim:
+    """One simulated host's figures, moving the way a real host's do.
+
+    Counters (CPU seconds, bytes, interrupts) only grow, at plausible rates; gauges (load,
+    available memory, free space) wander a little around their own level; sizes, totals and
+    the boot time stay put. So the shipped rules see a healthy fleet, as a service center's
+    usually is, except for the hosts told to ``reboot_at`` a moment in the run: their boot
+    time jumps, which fires HostRebooted and opens a ticket, as a patch night would.
+    """
+
+    GIB = 1024.0**3
+    CPU_SHARE: ClassVar[dict[str, float]] = {
+        "idle": 0.86, "user": 0.08, "system": 0.035, "iowait": 0.01,
+        "irq": 0.001, "softirq": 0.003, "steal": 0.001, "nice": 0.0,
+    }
+
+    def __init__(self, rnd: random.Random, now: float, reboot_at: float | None = None) -> None:
+        self.rnd = rnd
+        self.uptime = rnd.uniform(3, 90) * 86400.0
+        self.boot = now - self.uptime
+        self.reboot_at = reboot_at
+        self.last = now
+        self.mem_total = rnd.choice((8.0, 16.0, 32.0, 64.0)) * self.GIB
+        self.mem_level = rnd.uniform(0.35, 0.75)
+        self.load_level = rnd.uniform(0.05, 1.5)
+        self.fs = {mp: (size * self.GIB, rnd.uniform(0.3, 0.8) * size * self.GIB, rnd.uniform(0.6, 0.95))
+                   for mp, size in (("/", 50.0), ("/boot", 1.0), ("/var", 20.0), ("/home", 200.0))}
+        self.counters: dict[int, float] = {}
+
+    def values(self, template: list[dict[str, Any]], ts: float) -> list[float]:
+        rnd = self.rnd
+        if self.reboot_at is not None and ts >= self.reboot_at:
+            self.boot, self.counters, self.reboot_at = ts - 40.0, {}, None
+        dt = max(0.0, ts - self.last)
+        self.last = ts
+        up = ts - self.boot
+        out: list[float] = []
+        for k, s in enumerate(template):
+            name, labels = s["name"], s["labels"]
+            if name == "node_cpu_seconds_total":
+                share = self.CPU_SHARE[labels["mode"]]
+                v = self.counters.get(k, up * share) + dt * share * rnd.uniform(0.8, 1.2)
+                self.counters[k] = v
+            elif name.endswith("_total"):
+                rate = 5e4 if "bytes" in name else 2e3 if "switches" in name or "intr" in name else 0.01
+                v = self.counters.get(k, up * rate) + dt * rate * rnd.uniform(0.5, 1.5)
+                self.counters[k] = v
+            elif name.startswith("node_filesystem_"):
+                size, avail, files = self.fs[labels["mountpoint"]]
+                if name == "node_filesystem_size_bytes":
+                    v = size
+                elif name == "node_filesystem_avail_bytes":
+                    v = avail - rnd.uniform(0, 4096)
+                else:
+                    v = float(int(files * size / 16384))
+            elif name.startswith("node_load"):
+                v = max(0.0, self.load_level * rnd.uniform(0.8, 1.2))
+            elif name == "node_memory_MemTotal_bytes":
+                v = self.mem_total
+            elif name == "node_memory_MemAvailable_bytes":
+                v = self.mem_total * self.mem_level * rnd.uniform(0.97, 1.03)
+            elif name == "node_memory_SwapFree_bytes":
+                v = 2 * self.GIB
+            elif name == "node_boot_time_seconds":
+                v = float(int(self.boot))
+            elif name == "node_time_seconds":
+                v = ts
+            elif name == "upkeep_processes":
+                v = float(rnd.randint(180, 220))
+            elif name == "upkeep_threads":
+                v = float(rnd.randint(500, 700))
+            elif name == "node_procs_running":
+                v = float(rnd.randint(1, 4))
+            elif name in ("upkeep_agent_collection_duration_seconds", "upkeep_check_duration_seconds"):
+                v = rnd.uniform(0.0008, 0.005)
+            else:  # check status, spool backlog
+                v = 0.0
+            out.append(v)
+        return out
+
+
+def report_body(aid: str, seq: int, ts: float, template: list[dict[str, Any]], values: list[float]) -> bytes:
+    samples = [
+        {"name": s["name"], "labels": s["labels"], "value": v} for s, v in zip(template, values, strict=True)
+    ]
     return orjson.dumps(
         {
             "v": 1,
@@ -99,15 +182,15 @@ def report_body(aid: str, seq: int, ts: float, template: list[dict[str, Any]], r
     )
 
 
-def exposition_body(template: list[dict[str, Any]], rnd: random.Random) -> bytes:
+def exposition_body(template: list[dict[str, Any]], values: list[float]) -> bytes:
     lines = []
     seen = set()
-    for s in template:
+    for s, v in zip(template, values, strict=True):
         if s["name"] not in seen:
             lines.append(f"# TYPE {s['name']} untyped")
             seen.add(s["name"])
         labels = ",".join(f'{k}="{v}"' for k, v in s["labels"].items())
-        lines.append(f"{s['name']}{{{labels}}} {rnd.random() * 1000}")
+        lines.append(f"{s['name']}{{{labels}}} {v!r}")
     return ("\n".join(lines) + "\n").encode()
 
 
@@ -138,10 +221,16 @@ async def generate(args: argparse.Namespace) -> dict[str, Any]:
     measure_from = start + args.warmup
     queue: asyncio.Queue[tuple[float, int] | None] = asyncio.Queue()
     latencies: list[float] = []
+    timeline: list[tuple[float, float]] = []
     counts: dict[str, Any] = {"ok": 0, "ok_measured": 0, "errors": 0, "status": {}, "unserved": 0}
     acked: dict[str, int] = {}
     seqs = [0] * len(hosts)
     phases = [rnd.random() * INTERVAL for _ in hosts]
+    # A few hosts reboot during the measured part of the run (``--reboots``, a share of the fleet).
+    sims = [
+        HostSim(rnd, start, rnd.uniform(measure_from, end) if rnd.random() < args.reboots else None)
+        for _ in hosts
+    ]
 
     async def schedule() -> None:
         order = sorted(range(len(hosts)), key=lambda i: phases[i])
@@ -170,13 +259,13 @@ async def generate(args: argparse.Namespace) -> dict[str, Any]:
             h = hosts[i]
             if args.target == "upkeep":
                 seqs[i] += 1
-                body = report_body(h["agent_id"], seqs[i], due, template, rnd)
+                body = report_body(h["agent_id"], seqs[i], due, template, sims[i].values(template, due))
                 req = (
                     f"POST /api/v1/reports HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {h['token']}\r\n"
                     f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
                 ).encode() + body
             else:
-                body = exposition_body(template, rnd)
+                body = exposition_body(template, sims[i].values(template, due))
                 req = (
                     f"PUT /metrics/job/upkeep/instance/{h['name']} HTTP/1.1\r\nHost: bench\r\n"
                     f"Content-Type: text/plain\r\nContent-Length: {len(body)}\r\n\r\n"
@@ -197,6 +286,7 @@ async def generate(args: argparse.Namespace) -> dict[str, Any]:
                 if due >= measure_from:
                     counts["ok_measured"] += 1
                     latencies.append(done - due)
+                    timeline.append((round(due - start, 3), round(done - due, 4)))
             else:
                 counts["errors"] += 1
         writer.close()
@@ -214,6 +304,7 @@ async def generate(args: argparse.Namespace) -> dict[str, Any]:
         "errors": counts["errors"],
         "status": counts["status"],
         "latencies": latencies,
+        "timeline": timeline,
         "measured_seconds": max(0.001, end - measure_from),
         "lag": max(0.0, finished - end),
         "acked": acked,
@@ -338,6 +429,8 @@ def run_load(
                     str(args.warmup),
                     "--connections",
                     str(args.connections),
+                    "--reboots",
+                    str(args.reboots),
                     "--out",
                     str(out),
                 ],
@@ -353,6 +446,8 @@ def run_load(
         time.sleep(0.5)
     results = [json.loads(out.read_text()) for out in outs]
     lat = sorted(x for r in results for x in r["latencies"])
+    if args.timeline:
+        Path(args.timeline).write_text(json.dumps(sorted(x for r in results for x in r["timeline"])))
     measured = results[0]["measured_seconds"]
     acked: dict[str, int] = {}
     for r in results:
@@ -481,6 +576,9 @@ def main() -> int:
     p.add_argument("--processes", type=int, default=2, help="load generator processes")
     p.add_argument("--connections", type=int, default=64, help="connections per generator process")
     p.add_argument("--no-pushgateway", action="store_true")
+    p.add_argument("--reboots", type=float, default=0.005,
+                   help="share of hosts that reboot during the run (their HostRebooted alert opens a ticket)")
+    p.add_argument("--timeline", default="", help="write (time since start, latency) of each measured report")
     p.add_argument("--write", action="store_true", help="rewrite the ingest section of BENCHMARKS.md")
     # generator mode (internal)
     p.add_argument("--generator", action="store_true", help=argparse.SUPPRESS)

@@ -44,6 +44,7 @@ from collector.store import alerts as store
 log = logging.getLogger("upkeep.alerts")
 
 SHIPPED_RULES = shipped_dir("rules")
+DELIVER_CHUNK = 100  # alert changes per ticket-area transaction
 
 
 def rule_files_in(path: Path) -> list[Path]:
@@ -248,23 +249,32 @@ class AlertService:
             self.deliver(t)
 
     def deliver(self, t: float) -> int:
-        """Hand recorded, undelivered changes to the ticket area, if there is one. How many it took."""
+        """Hand recorded, undelivered changes to the ticket area, if there is one. How many it took.
+
+        In chunks of ``DELIVER_CHUNK``, each its own transaction, so an alert storm never holds
+        the store's write lock (SQLite has one) for long: ingest commits between the chunks.
+        A chunk is marked delivered right after the ticket area took it; one that fails stays
+        undelivered and is offered again at the next evaluation (the ticket area applies a
+        repeated change as a no-op: one ticket per open key).
+        """
         sink = self.ctx.areas.get("tickets")
         if sink is None or not callable(getattr(sink, "alerts_changed", None)):
             return 0
-        with self.ctx.engine.connect() as conn:
-            pending = store.undelivered(conn)
-        if not pending:
-            return 0
-        try:
-            sink.alerts_changed([c for _, c in pending], datetime.fromtimestamp(t, UTC))
-        except Exception:
-            log.exception("the ticket area refused %d alert changes; retrying at the next evaluation",
-                          len(pending))
-            return 0
-        with self.ctx.engine.begin() as conn:
-            store.mark_delivered(conn, [i for i, _ in pending], t)
-        return len(pending)
+        taken = 0
+        while True:
+            with self.ctx.engine.connect() as conn:
+                pending = store.undelivered(conn, limit=DELIVER_CHUNK)
+            if not pending:
+                return taken
+            try:
+                sink.alerts_changed([c for _, c in pending], datetime.fromtimestamp(t, UTC))
+            except Exception:
+                log.exception("the ticket area refused %d alert changes; retrying at the next evaluation",
+                              len(pending))
+                return taken
+            with self.ctx.engine.begin() as conn:
+                store.mark_delivered(conn, [i for i, _ in pending], t)
+            taken += len(pending)
 
     def active(self, customers: Sequence[str] | None = None, state: str | None = None) -> list[ActiveAlert]:
         """The alerts as last persisted (every collector process agrees), optionally scoped."""

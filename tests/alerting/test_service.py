@@ -88,6 +88,49 @@ def test_changes_are_recorded_until_a_ticket_area_exists_then_delivered_once(
         assert store.undelivered(conn) == []
 
 
+class TransactionCountingSink(RecordingSink):
+    """Records how many changes each hand-over carried (each is one ticket-area transaction)."""
+
+    def __init__(self, fail_on_call: int | None = None) -> None:
+        super().__init__()
+        self.calls: list[int] = []
+        self.fail_on_call = fail_on_call
+
+    def alerts_changed(self, changes: Sequence[Any], now: datetime) -> None:
+        if self.fail_on_call is not None and len(self.calls) == self.fail_on_call:
+            self.fail_on_call = None
+            self.calls.append(0)
+            raise RuntimeError("ticket store unavailable")
+        self.calls.append(len(changes))
+        super().alerts_changed(changes, now)
+
+
+def test_an_alert_storm_is_handed_over_in_short_transactions_each_marked_at_once(
+    make_ctx: Callable[[], AppContext], clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many hosts firing at once go to the ticket area a chunk per transaction (SQLite's write lock
+    is released between chunks so ingest can commit); a failed chunk stays undelivered, the
+    chunks before it are not offered again."""
+    from collector.services import alerts as alerts_service
+
+    monkeypatch.setattr(alerts_service, "DELIVER_CHUNK", 3)
+    ctx = make_ctx()
+    ctx.area("alerts").startup()
+    storm = {f"web{i}": 5.0 for i in range(8)}
+    step(ctx, clock, 0, **storm)
+    sink = TransactionCountingSink(fail_on_call=2)
+    ctx.areas["tickets"] = sink
+    step(ctx, clock, 60, **storm)  # eight alerts fire: chunks of 3, 3, then the third chunk fails
+    assert sink.calls == [3, 3, 0]
+    with ctx.engine.connect() as conn:
+        assert len(store.undelivered(conn)) == 2
+    step(ctx, clock, 15, **storm)
+    assert sink.calls == [3, 3, 0, 2]
+    assert sorted(c.host for c in sink.changes) == sorted(storm)
+    with ctx.engine.connect() as conn:
+        assert store.undelivered(conn) == []
+
+
 def test_a_restart_keeps_the_pending_timer(make_ctx: Callable[[], AppContext], clock: FixedClock) -> None:
     first = make_ctx()
     first.area("alerts").startup()
