@@ -278,3 +278,57 @@ def test_selections_kept_between_evaluations_follow_series_that_come_and_go() ->
     assert hosts(w, 1000.0) == []
     w.append("e", "up", {"host": "e", "job": "node"}, 1000.0, 1.0)
     assert hosts(w, 1000.0) == ["e"]
+
+
+# Per round and series: how many samples it gains (0 to 2) and what they do.
+# Most rounds are steady ones: every series gains one rising sample; or one each, one of them a
+# reset or a stale marker; or two each, the first of them a reset.
+_STEADY = [(1, "up")] * 3
+gains = st.lists(
+    st.one_of(
+        st.just(_STEADY), st.just(_STEADY), st.just(_STEADY),
+        st.just([(1, "up"), (1, "reset"), (1, "up")]), st.just([(1, "stale"), (1, "up"), (1, "up")]),
+        st.just([(2, "reset")] * 3),
+        st.lists(st.tuples(st.integers(0, 2), st.sampled_from(["up", "up", "flat", "reset", "stale"])),
+                 min_size=3, max_size=3),
+    ),
+    min_size=1, max_size=30,
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(gains, st.lists(st.sampled_from([0.0, 0.0, 5.0, -10.0, -14.5]), min_size=1, max_size=4))
+def test_rates_carried_between_evaluations_give_fresh_results(
+    walk: list[list[tuple[int, str]]], skews: list[float]
+) -> None:
+    # Several series, each gaining no sample, one or two between rounds (the steady rounds take
+    # the columns in one go only while every series gained exactly one clean sample, or none);
+    # resets and stale markers come and go, and an evaluation now and then lands between samples.
+    texts = ["rate(c[1m])", "increase(c[2m])", "delta(c[1m])"]
+    exprs = [compile_expr(text) for text in texts]
+    live = RecentWindow(retention=1e9)
+    samples: dict[str, list[tuple[float, float]]] = {h: [] for h in ("a", "b", "c")}
+    t = 1000.0
+    for r, moves in enumerate(walk):
+        for (host, got), (count, kind) in zip(samples.items(), moves, strict=True):
+            for k in range(count):
+                at = t + 15.0 * k / 2 + 1.0
+                before = next((v for _, v in reversed(got) if v == v), 0.0)
+                value = {"up": before + 3.0 + r, "flat": before, "reset": 1.0, "stale": STALE}[kind]
+                live.append(host, "c", {"host": host}, at, value)
+                got.append((at, value))
+        t += 15.0
+        at = t + skews[r % len(skews)]
+        fresh = RecentWindow(retention=1e9)
+        for host, got in samples.items():
+            for st_, v in got:
+                fresh.append(host, "c", {"host": host}, st_, v)
+        for e in exprs:
+            # The series were created in another order in the fresh window: compare by host.
+            got = e.evaluate(live, at), compile_expr(e.text).evaluate(fresh, at)
+            kept, want = (sorted(g, key=_host) for g in got)  # type: ignore[arg-type]
+            assert _same(kept, want), (e.text, r, samples)
+
+
+def _host(s: Sample) -> str:
+    return s.labels["host"]

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
+import operator
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from datetime import UTC, datetime
+from itertools import compress, repeat
+from operator import attrgetter, itemgetter
 
 from collector.core.promql.floatops import go_max, go_min
 from collector.core.promql.model import EvaluationError
@@ -47,6 +50,11 @@ class RangeCall(Node):
         self.one_name = matrix.one_name or not self.keep_name
         self.drop = name_dropper()
         self.fits = RangeFits(matrix.range, matrix.offset) if name in ("deriv", "predict_linear") else None
+        self._all_labels_of: list[Series] = []
+        self._all_labels: list[Labels] = []
+        # After an evaluation that found every range of rate() and friends clean: the selection,
+        # each series' newest sample time, and the range then (see _steady).
+        self._clean: tuple[list[Series], list[float], float, float] | None = None
 
     def children(self) -> tuple[Node, ...]:
         return (*self.params, self.matrix)
@@ -86,7 +94,7 @@ class RangeCall(Node):
         lines = self._lines(ctx, all_series, start, end) if self.fits is not None else None
         shape = EXTRAPOLATED.get(self.name)
         if shape is not None:
-            self._extrapolated(all_series, start, end, args, shape, labels, values)
+            labels, values = self._extrapolated(all_series, start, end, args, shape)
         else:
             self._each(all_series, lines, start, end, args, labels, values)
         if self.keep_name:
@@ -141,41 +149,106 @@ class RangeCall(Node):
                 add_value(v)
 
     def _extrapolated(
-        self, all_series: list[Series], start: float, end: float, a: RangeArgs,
-        shape: tuple[bool, bool], labels: list[Labels], values: list[float],
-    ) -> None:
-        """rate(), increase(), delta(): where a range holds no stale marker and (for a counter) no
-        reset, from its first and last samples alone."""
+        self, all_series: list[Series], start: float, end: float, a: RangeArgs, shape: tuple[bool, bool],
+    ) -> tuple[list[Labels], list[float]]:
+        """rate(), increase(), delta(). Returns the label and value columns; the labels are the
+        selection's own list when every series has a value (the usual case)."""
+        if self._all_labels_of is not all_series:
+            self._all_labels_of, self._all_labels = all_series, [s.labels for s in all_series]
         counter, per_second = shape
-        fn = self.fn
-        add_label, add_value = labels.append, values.append
+        steady = self._steady(all_series, start, end, a, counter, per_second)
+        if steady is not None:
+            return self._all_labels, steady
+        values: list[float | None] = []
+        add = values.append
+        missing = 0
+        clean = True  # every range ends at its series' newest sample and holds no marker or reset
         for s in all_series:
             ts = s.ts
             n = len(ts)
-            if not n:
+            if n < 2:
+                add(None)
+                missing += 1
                 continue
             newest = ts[n - 1]
-            hi = n if newest <= end else bisect_right(ts, end)
+            if newest <= end:
+                hi = n
+            else:
+                hi = bisect_right(ts, end)
+                clean = False
             lo = bisect_left(ts, start, 0, hi)
             count = hi - lo
-            if count < 2:
-                continue  # fewer than two samples, stale markers included: no value
-            vs = s.vs
             mk = s.marks
             if mk is None or mk[CHECKED] != newest:
                 mk = marks(s)
-            first_t = ts[lo]
-            if mk[STALE] >= first_t or (counter and mk[RESET] > first_t):
-                tss, vss = range_samples(s, start, end)
-                v = fn(tss, vss, a)
+            if count > 1:
+                first_t = ts[lo]
+                if mk[STALE] < first_t and (not counter or mk[RESET] <= first_t):
+                    # Neither a stale marker nor a reset inside: the first and last samples tell.
+                    vs = s.vs
+                    first = vs[lo]
+                    add(extrapolate(vs[hi - 1] - first, first, first_t, ts[hi - 1], count, a, counter,
+                                    per_second))
+                    continue
+                clean = False
+                v = self.fn(*range_samples(s, start, end), a)
                 if v is not None:
-                    add_label(s.labels)
-                    add_value(v)
-                continue
-            first = vs[lo]
-            add_label(s.labels)
-            add_value(extrapolate(vs[hi - 1] - first, first, first_t, ts[hi - 1], count, a,
-                                  counter=counter, per_second=per_second))
+                    add(v)
+                    continue
+            add(None)
+            missing += 1
+        if clean and not missing and all_series:
+            self._clean = (all_series, list(map(_LAST, map(_TS, all_series))), start, end)
+        else:
+            self._clean = None
+        if not missing:
+            return self._all_labels, values  # type: ignore[return-value]
+        keep = [v is not None for v in values]
+        return list(compress(self._all_labels, keep)), list(compress(values, keep))  # type: ignore[arg-type]
+
+    def _steady(
+        self, all_series: list[Series], start: float, end: float, a: RangeArgs, counter: bool,
+        per_second: bool,
+    ) -> list[float] | None:
+        """The values in C-level passes over the columns when the last evaluation found every range
+        clean (see above), the range has not moved back, and each series has gained at most the
+        one sample, neither a stale marker nor (for a counter) a reset: then every range is clean
+        still. None when that is not so, or not known."""
+        clean = self._clean
+        if clean is None or clean[0] is not all_series or start < clean[2] or end < clean[3]:
+            return None
+        tss = list(map(_TS, all_series))
+        newest = list(map(_LAST, tss))
+        if max(newest) > end:
+            return None
+        vss = list(map(_VS, all_series))
+        last = list(map(_LAST, vss))
+        if newest != clean[1]:
+            # Series with a single sample cannot be here: their ranges were not clean.
+            if list(map(_SECOND_LAST, tss)) != clean[1]:
+                return None
+            total = sum(last)
+            if total != total:  # a stale marker came in (or infinities of both signs)
+                return None
+            if counter and not all(map(operator.ge, last, map(_SECOND_LAST, vss))):
+                return None
+        lo = list(map(bisect_left, tss, repeat(start)))
+        counts = list(map(operator.sub, map(len, tss), lo))
+        if min(counts) < 2:
+            return None
+        first = list(map(operator.getitem, vss, lo))
+        values = list(map(
+            extrapolate, map(operator.sub, last, first), first, map(operator.getitem, tss, lo), newest,
+            counts, repeat(a), repeat(counter), repeat(per_second),
+        ))
+        self._clean = (all_series, newest, start, end)
+        return values
+
+
+_TS = attrgetter("ts")
+_VS = attrgetter("vs")
+_LAST = itemgetter(-1)
+_SECOND_LAST = itemgetter(-2)
 
 
 class AbsentOverTime(Node):

@@ -46,11 +46,11 @@ def _extrapolated(ts: array, vs: array, a: RangeArgs, *, counter: bool, per_seco
         prev = vs[: n - 1]
         for reached in compress(prev, map(operator.lt, vs[1:], prev)):
             result += reached
-    return extrapolate(result, first, ts[0], ts[n - 1], n, a, counter=counter, per_second=per_second)
+    return extrapolate(result, first, ts[0], ts[n - 1], n, a, counter, per_second)
 
 
 def extrapolate(
-    result: float, first: float, first_t: float, last_t: float, n: int, a: RangeArgs, *, counter: bool,
+    result: float, first: float, first_t: float, last_t: float, n: int, a: RangeArgs, counter: bool,
     per_second: bool,
 ) -> float:
     """Prometheus' extrapolation of ``result`` (the change over ``n`` >= 2 samples, resets added
