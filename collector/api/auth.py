@@ -77,8 +77,12 @@ def ensure_visible(who: Principal, customer: str | None, kind: str, ident: objec
 
 
 def bearer(request: Request) -> str:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
+    return bearer_token(request.headers.get("authorization"))
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The token of an ``Authorization: Bearer <token>`` header; 401 for anything else."""
+    scheme, _, token = (authorization or "").partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("a bearer token is required (Authorization: Bearer <token>)")
