@@ -31,6 +31,7 @@ class Aggregate(Node):
         self._out_labels: dict[tuple, Labels] = {}
         self._last_keys: list[tuple] = []
         self._last_members: dict[tuple, list[int]] = {}
+        self._group_labels: list[Labels] | None = None
         # topk/bottomk return their input samples; the others build fresh label sets.
         self.one_name = expr.one_name if op in ("topk", "bottomk") else "__name__" not in grouping or without
 
@@ -78,6 +79,7 @@ class Aggregate(Node):
                 else:
                     g.append(i)
             self._last_keys, self._last_members = keys, members
+            self._group_labels = None
         op = self.op
         if op in ("topk", "bottomk"):
             assert k_param is not None
@@ -85,12 +87,15 @@ class Aggregate(Node):
         fold = _FOLDS[op]
         values = vec.values
         labels = vec.labels
-        out_labels: list[Labels] = []
-        out_values: list[float] = []
-        for k, idx in members.items():
-            out_labels.append(self._result_labels(k, labels[idx[0]]))
-            out_values.append(fold([values[i] for i in idx]))
-        return Vector(out_labels, out_values)
+        out_labels = self._group_labels
+        if out_labels is None:
+            # The groups' labels, the same list while the groups are.
+            out_labels = [self._result_labels(k, labels[idx[0]]) for k, idx in members.items()]
+            self._group_labels = out_labels
+        if op == "count":
+            return Vector(out_labels, [float(len(idx)) for idx in members.values()])
+        get = values.__getitem__
+        return Vector(out_labels, [fold(list(map(get, idx))) for idx in members.values()])
 
 
 def _sum(values: list[float]) -> float:

@@ -79,6 +79,8 @@ class Binary(Node):
         # (right signatures, left signatures, left indices, right indices, left signatures unique)
         self._plan: tuple[list[tuple], list[tuple], list[int], list[int], bool] | None = None
         self._right_set: tuple[list[tuple], set[tuple]] = ([], set())
+        # The plan the result labels below were made for, and those labels.
+        self._plan_labels: tuple[tuple, list[Labels]] | None = None
         self.kind = "scalar" if lhs.kind == "scalar" and rhs.kind == "scalar" else "vector"
         if op in SET_OPERATORS:
             self.one_name = lhs.one_name and op != "or"
@@ -127,6 +129,8 @@ class Binary(Node):
             # A filter keeps the vector's own value, whichever side it stands on.
             return Vector(list(compress(vec.labels, keep)), list(compress(values, keep)))
         fn = ARITHMETIC[op]
+        if op == "/" and (scalar != 0.0 if not swap else 0.0 not in values):
+            fn = operator.truediv  # div() only differs from it on a zero divisor
         out = list(map(fn, repeat(scalar), values) if swap else map(fn, values, repeat(scalar)))
         if op not in DROPS_NAME:
             return Vector(vec.labels, out)
@@ -147,6 +151,7 @@ class Binary(Node):
         # so are the pairs (the common case from one evaluation to the next).
         if plan is not None and plan[0] is rsig and plan[1] is lsig:
             left, right, unique = plan[2], plan[3], plan[4]
+            plan_now = plan
         else:
             one = dict(zip(rsig, range(len(rsig)), strict=True))
             if len(one) != len(rsig):
@@ -155,7 +160,7 @@ class Binary(Node):
             left = [i for i, j in enumerate(found) if j is not None]
             right = [found[i] for i in left]  # type: ignore[misc]
             unique = len({lsig[i] for i in left}) == len(left)
-            self._plan = (rsig, lsig, left, right, unique)
+            self._plan = plan_now = (rsig, lsig, left, right, unique)
         if not left:
             return EMPTY
         lvals, rvals = lhs.values, rhs.values
@@ -173,6 +178,8 @@ class Binary(Node):
                 left = list(compress(left, keep))
                 right = list(compress(right, keep))
                 values = list(compress(a, keep))
+        elif op == "/" and 0.0 not in b:
+            values = list(map(operator.truediv, a, b))  # div() only differs from it on a zero divisor
         else:
             values = list(map(ARITHMETIC[op], a, b))
         drop = op in DROPS_NAME or self.return_bool
@@ -184,7 +191,16 @@ class Binary(Node):
                     "multiple matches for labels: "
                     "many-to-one matching must be explicit (group_left/group_right)"
                 )
-            labels = self.result.many(list(map(many_labels.__getitem__, left)))
+            if is_cmp and not self.return_bool:
+                labels = self.result.many(list(map(many_labels.__getitem__, left)))
+            else:
+                # Every pair of the plan has a sample: while the plan holds (the same signature
+                # lists, so the same label sets in the same order), so do the result's labels.
+                kept = self._plan_labels
+                if kept is None or kept[0] is not plan_now:
+                    kept = (plan_now, self.result.many(list(map(many_labels.__getitem__, left))))
+                    self._plan_labels = kept
+                labels = kept[1]
             if self.return_bool:
                 labels = [_without_name(lb) for lb in labels]
             return Vector(labels, values)

@@ -88,45 +88,56 @@ class RangeCall(Node):
         args = RangeArgs(end_ms - ms(m.range), end_ms, eval_ms, m.range, _scalars(self.params, ctx))
         end = ctx.t - m.offset
         start = end - m.range
-        labels: list[Labels] = []
-        values: list[float] = []
         all_series = m.series(ctx)
-        lines = self._lines(ctx, all_series, start, end) if self.fits is not None else None
+        if self._all_labels_of is not all_series:
+            self._all_labels_of, self._all_labels = all_series, [s.labels for s in all_series]
         shape = EXTRAPOLATED.get(self.name)
-        if shape is not None:
-            labels, values = self._extrapolated(all_series, start, end, args, shape)
+        steady = self._steady(all_series, start, end, args, *shape) if shape is not None else None
+        if steady is not None:
+            values: list[float | None] = steady  # type: ignore[assignment]
+            missing = 0
+        elif shape is not None:
+            values, missing = self._extrapolated(all_series, start, end, args, shape)
         else:
-            self._each(all_series, lines, start, end, args, labels, values)
+            lines = self._lines(ctx, all_series, start, end) if self.fits is not None else None
+            values, missing = self._each(all_series, lines, start, end, args)
+        # The labels are the selection's own list when every series has a value (the usual case).
+        labels = self._all_labels
+        if missing:
+            keep = [v is not None for v in values]
+            labels, values = list(compress(labels, keep)), list(compress(values, keep))
         if self.keep_name:
-            return Vector(labels, values)
-        out = Vector(self.drop.many(labels), values)
-        return out if m.one_name else renamed(m, Vector(labels, values), out)
-
+            return Vector(labels, values)  # type: ignore[arg-type]
+        out = Vector(self.drop.many(labels), values)  # type: ignore[arg-type]
+        return out if m.one_name else renamed(m, Vector(labels, values), out)  # type: ignore[arg-type]
 
     def _each(
         self, all_series: list[Series], lines: list[tuple[float, float] | tuple[()] | None] | None,
-        start: float, end: float, args: RangeArgs, labels: list[Labels], values: list[float],
-    ) -> None:
+        start: float, end: float, args: RangeArgs,
+    ) -> tuple[list[float | None], int]:
+        """Each series' value (None for none), from its samples in the range or its long fit; and
+        how many have none."""
         fn = self.fn
         deriv = self.name == "deriv"
         flat = _FLAT.get(self.name)
-        add_label, add_value = labels.append, values.append
+        values: list[float | None] = []
+        add = values.append
         for i, s in enumerate(all_series):
             if lines is not None:
                 line = lines[i]
                 if line is not None:  # a long range, fitted by sliding sums
-                    if line:
-                        add_label(s.labels)
-                        add_value(line[0] if deriv else line[0] * args.params[0] + line[1])
+                    add((line[0] if deriv else line[0] * args.params[0] + line[1]) if line else None)
                     continue
             # range_samples, inlined: this loop runs for every series of every range in the pack.
             ts = s.ts
             n = len(ts)
             if not n:
+                add(None)
                 continue
             hi = n if ts[n - 1] <= end else bisect_right(ts, end)
             lo = bisect_left(ts, start, 0, hi)
             if lo >= hi:
+                add(None)
                 continue
             mk = s.marks
             if mk is None or mk[CHECKED] != ts[n - 1]:
@@ -135,30 +146,24 @@ class RangeCall(Node):
             if mk[STALE] < first_t:
                 if flat is not None and mk[CHANGED] <= first_t:
                     # One value throughout the range: changes() and resets() are 0, min and max it.
-                    add_label(s.labels)
-                    add_value(s.vs[lo] if flat else 0.0)
+                    add(s.vs[lo] if flat else 0.0)
                     continue
                 tss, vss = ts[lo:hi], s.vs[lo:hi]
             else:
                 tss, vss = range_samples(s, start, end)
                 if not vss:
+                    add(None)
                     continue
-            v = fn(tss, vss, args)
-            if v is not None:
-                add_label(s.labels)
-                add_value(v)
+            add(fn(tss, vss, args))
+        return values, values.count(None)
 
     def _extrapolated(
         self, all_series: list[Series], start: float, end: float, a: RangeArgs, shape: tuple[bool, bool],
-    ) -> tuple[list[Labels], list[float]]:
-        """rate(), increase(), delta(). Returns the label and value columns; the labels are the
-        selection's own list when every series has a value (the usual case)."""
-        if self._all_labels_of is not all_series:
-            self._all_labels_of, self._all_labels = all_series, [s.labels for s in all_series]
+    ) -> tuple[list[float | None], int]:
+        """rate(), increase(), delta(), series by series (None for no value, and how many have
+        none): where a range holds no stale marker and (for a counter) no reset, from its first
+        and last samples alone."""
         counter, per_second = shape
-        steady = self._steady(all_series, start, end, a, counter, per_second)
-        if steady is not None:
-            return self._all_labels, steady
         values: list[float | None] = []
         add = values.append
         missing = 0
@@ -201,10 +206,7 @@ class RangeCall(Node):
             self._clean = (all_series, list(map(_LAST, map(_TS, all_series))), start, end)
         else:
             self._clean = None
-        if not missing:
-            return self._all_labels, values  # type: ignore[return-value]
-        keep = [v is not None for v in values]
-        return list(compress(self._all_labels, keep)), list(compress(values, keep))  # type: ignore[arg-type]
+        return values, missing
 
     def _steady(
         self, all_series: list[Series], start: float, end: float, a: RangeArgs, counter: bool,

@@ -97,6 +97,11 @@ class LabelMap:
         if len(memo) > 4 * len(labels) + 50_000:
             memo.clear()  # series come and go: forget what no longer turns up
         fn = self.fn
+        if not memo:
+            # Nothing to look up (the first evaluation): map, then remember, in C-level passes.
+            out = list(map(fn, labels))
+            memo.update(zip(map(id, labels), zip(labels, out, strict=True), strict=True))
+            return out
         out = []
         append = out.append
         for lb in labels:

@@ -174,17 +174,26 @@ def newest_samples(
     is not so (or unknown) and the series must be looked at one by one."""
     if not series:
         return None
-    try:
-        times = list(map(_LAST, map(_TS, series)))
-    except IndexError:  # a series without samples
-        return None
+    times: list[float] = []
+    values: list[float] = []
+    # A chunk at a time, so that the series a chunk reads are still in the CPU's cache when its
+    # values are read after its times.
+    for i in range(0, len(series), _CHUNK):
+        chunk = series[i:i + _CHUNK]
+        try:
+            times += map(_LAST, map(_TS, chunk))
+        except IndexError:  # a series without samples
+            return None
+        values += map(_LAST, map(_VS, chunk))
     if max(times) > t or min(times) < t - lookback:
         return None
-    values = list(map(_LAST, map(_VS, series)))
     total = sum(values)
     if total != total:  # a stale marker among them (or Inf - Inf)
         return None
     return values, times
+
+
+_CHUNK = 512
 
 
 def _ignore(_: float) -> None:
