@@ -8,7 +8,7 @@ import platform
 import socket
 from pathlib import Path
 
-import psutil
+from agent.procfs import boot_time, mem_total
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -83,8 +83,8 @@ def host_facts(ssh_dir: Path) -> dict[str, Any]:
         "kernel": platform.release(),
         "arch": platform.machine(),
         "cpu_count": os.cpu_count() or 1,
-        "memory_bytes": int(psutil.virtual_memory().total),
-        "boot_time": float(psutil.boot_time()),
+        "memory_bytes": mem_total(),
+        "boot_time": boot_time(),
         "python": platform.python_version(),
         "ssh_host_keys": ssh_host_keys(ssh_dir),
     }

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
-from typing import Any
-
-import psutil
 
 from agent.checks import CRITICAL, OK, WARNING, PerfValue
-from agent.config import CheckConfig, Section, as_int, as_regex
+from agent.config import as_int, as_regex
+from agent.procfs import processes
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
+
+    from agent.config import CheckConfig, Section
+
+
 
 
 def options(sec: Section) -> dict[str, Any]:
@@ -34,8 +40,8 @@ class ProcessCheck:
     def run(self, timeout: float) -> tuple[int, str, tuple[PerfValue, ...]]:
         attr = "cmdline" if self._on_cmdline else "name"
         count = 0
-        for p in psutil.process_iter([attr]):
-            value = p.info.get(attr)
+        for name, cmdline in processes(self._on_cmdline):
+            value = cmdline if self._on_cmdline else name
             if value is None:
                 continue
             text = " ".join(value) if self._on_cmdline else value

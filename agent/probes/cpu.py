@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import psutil
-
 from agent.probes import Sample
+from agent.procfs import cpu_times
 
 # node_exporter's modes; guest time is already inside user on Linux, as in /proc/stat.
 _MODES = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
 
 
 def collect(out: list[Sample]) -> None:
-    for i, t in enumerate(psutil.cpu_times(percpu=True)):
-        cpu = str(i)
+    for cpu, times in cpu_times():
         for mode in _MODES:
-            v = getattr(t, mode, None)
+            v = times.get(mode)
             if v is not None:
                 out.append(Sample("node_cpu_seconds_total", {"cpu": cpu, "mode": mode}, float(v)))

@@ -11,9 +11,8 @@ import os
 import re
 import threading
 
-import psutil
-
 from agent.probes import Sample
+from agent.procfs import mounts
 
 # statvfs on these can hang for minutes when the server is gone; they are asked in a
 # thread with a deadline, and a mount that missed it is skipped until its answer comes.
@@ -53,16 +52,15 @@ class FilesystemProbe:
 
     def collect(self, out: list[Sample]) -> None:
         seen: set[tuple[str, str, str]] = set()
-        for part in psutil.disk_partitions(all=True):
-            mp, fstype = part.mountpoint, part.fstype
+        for device, mp, fstype, opts in mounts():
             if self._mount_exclude.search(mp) or self._fstype_exclude.search(fstype):
                 continue
-            key = (part.device, fstype, mp)
+            key = (device, fstype, mp)
             if key in seen:
                 continue
             seen.add(key)
-            lb = {"device": part.device, "fstype": fstype, "mountpoint": mp}
-            readonly = 1.0 if "ro" in part.opts.split(",") else 0.0
+            lb = {"device": device, "fstype": fstype, "mountpoint": mp}
+            readonly = 1.0 if "ro" in opts.split(",") else 0.0
             if _NETWORK_FSTYPES.match(fstype):
                 st = self._statvfs_guarded(mp)
             else:

@@ -6,9 +6,8 @@ SReclaimable into ``cached`` (to match free(1)), which would make ``Cached`` dis
 
 from __future__ import annotations
 
-import psutil
-
 from agent.probes import Sample
+from agent.procfs import LINUX
 
 FIELDS = ("MemTotal", "MemAvailable", "MemFree", "Buffers", "Cached", "SwapTotal", "SwapFree")
 _WANTED = frozenset(FIELDS)
@@ -31,6 +30,8 @@ def _from_meminfo() -> dict[str, float] | None:
 
 
 def _from_psutil() -> dict[str, float]:
+    import psutil
+
     vm = psutil.virtual_memory()
     sw = psutil.swap_memory()
     found = {"MemTotal": vm.total, "MemAvailable": vm.available, "MemFree": vm.free,
@@ -42,7 +43,7 @@ def _from_psutil() -> dict[str, float]:
 
 
 def collect(out: list[Sample]) -> None:
-    values = _from_meminfo() if psutil.LINUX else None
+    values = _from_meminfo() if LINUX else None
     if values is None:
         values = _from_psutil()
     for key in FIELDS:

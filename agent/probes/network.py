@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import re
-
-import psutil
-
 from agent.probes import Sample
+from agent.procfs import net_io
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import re
 
 _FIELDS = (
     ("node_network_receive_bytes_total", "bytes_recv"),
@@ -21,10 +22,9 @@ _FIELDS = (
 
 
 def collect(out: list[Sample], exclude: re.Pattern[str]) -> None:
-    counters = psutil.net_io_counters(pernic=True, nowrap=False) or {}
-    for device, c in counters.items():
+    for device, c in net_io().items():
         if exclude.search(device):
             continue
         lb = {"device": device}
-        for name, attr in _FIELDS:
-            out.append(Sample(name, lb, float(getattr(c, attr))))
+        for name, key in _FIELDS:
+            out.append(Sample(name, lb, float(c[key])))

@@ -6,9 +6,8 @@ import functools
 import os
 import time
 
-import psutil
-
 from agent.probes import Sample
+from agent.procfs import LINUX, boot_time, pid_count
 
 
 @functools.cache
@@ -61,7 +60,7 @@ def _processes() -> float:
     global _process_count
     now = time.monotonic()
     if _process_count is None or now - _process_count[0] > PROCESS_COUNT_MAX_AGE:
-        _process_count = (now, float(len(psutil.pids())))
+        _process_count = (now, float(pid_count()))
     return _process_count[1]
 
 
@@ -70,11 +69,11 @@ def collect(out: list[Sample], now: float) -> None:
     out.append(Sample("node_load1", {}, l1))
     out.append(Sample("node_load5", {}, l5))
     out.append(Sample("node_load15", {}, l15))
-    out.append(Sample("node_boot_time_seconds", {}, float(psutil.boot_time())))
+    out.append(Sample("node_boot_time_seconds", {}, boot_time()))
     out.append(Sample("node_time_seconds", {}, now))
     out.append(Sample("node_uname_info", _uname_labels(), 1.0))
     out.append(Sample("upkeep_processes", {"state": "all"}, _processes()))
-    if psutil.LINUX:
+    if LINUX:
         procs = _proc_stat_procs()
         if procs is not None:
             out.append(Sample("node_procs_running", {}, procs[0]))

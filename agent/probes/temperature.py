@@ -11,9 +11,8 @@ import os
 import re
 import time
 
-import psutil
-
 from agent.probes import Sample
+from agent.procfs import LINUX
 
 _HWMON = "/sys/class/hwmon"
 _THERMAL = "/sys/class/thermal"
@@ -89,9 +88,11 @@ def _linux(out: list[Sample]) -> None:
 
 
 def collect(out: list[Sample]) -> None:
-    if psutil.LINUX:
+    if LINUX:
         _linux(out)
         return
+    import psutil
+
     read = getattr(psutil, "sensors_temperatures", None)
     if read is None:
         return

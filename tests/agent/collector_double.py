@@ -10,11 +10,29 @@ from __future__ import annotations
 import gzip
 import json
 import ssl
+import subprocess
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from tests.support import require_binary
+
+
+def make_pki(d: Path, names: tuple[str, ...] = ("IP:127.0.0.1",)) -> dict[str, Path]:
+    """A throwaway CA and a server certificate for ``names`` (subjectAltName) signed by it, by the real
+    openssl. Returns the paths of ``ca``, ``cert`` and ``key``."""
+    openssl = require_binary("openssl")
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    run = lambda *a: subprocess.run([openssl, *a], check=True, capture_output=True, cwd=d)  # noqa: E731
+    run("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+        "-subj", "/CN=upkeep test CA")
+    run("req", *ec, "-keyout", "srv.key", "-out", "srv.csr", "-subj", "/CN=upkeep test server")
+    (d / "san.ext").write_text(f"subjectAltName={','.join(names)}\n")
+    run("x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+        "-out", "srv.pem", "-days", "2", "-extfile", "san.ext")
+    return {"ca": d / "ca.pem", "cert": d / "srv.pem", "key": d / "srv.key"}
 
 
 @dataclass

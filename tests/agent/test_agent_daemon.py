@@ -17,7 +17,7 @@ import yaml
 
 from agent.spool import scan_segment
 from agent.state import AgentState
-from tests.agent.collector_double import CollectorDouble
+from tests.agent.collector_double import CollectorDouble, make_pki
 from tests.support import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -203,6 +203,49 @@ def test_prometheus_client_and_requests_stay_unloaded_without_metrics(tmp_path: 
     out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+# What `run` must never load: each is a megabyte or so of a daemon that runs for months, and it
+# has its own lean replacement (agent/transport.py, agent/log.py, agent/procfs.py, the YAML parsed
+# in a child process, named tuples, os.urandom, the interpreter's own SHA-256).
+NOT_IN_THE_DAEMON = ("yaml", "http.client", "email", "argparse", "logging", "dataclasses", "inspect",
+                     "typing", "secrets", "hashlib", "gzip", "subprocess", "encodings.idna",
+                     "prometheus_client")
+
+
+def test_the_running_agent_over_tls_keeps_a_lean_import_set(tmp_path: Path, enrolled: Path) -> None:
+    """`upkeep-agent run` pushing over verified TLS, asked for its sys.modules after a few cycles."""
+    pki = make_pki(tmp_path)
+    double = CollectorDouble(tls=(pki["cert"], pki["key"])).start()
+    config = _write_config(tmp_path, double.port,
+                           collector={"url": double.url, "ca_file": str(pki["ca"]), "timeout": 5})
+    dump = tmp_path / "modules.txt"
+    # A SIGUSR1 handler writes the module list; everything else is `upkeep-agent run --config FILE`.
+    wrapper = (
+        "import os, signal, sys\n"
+        "def dump(signum, frame):\n"
+        f"    with open({str(dump)!r} + '.tmp', 'w') as f:\n"
+        "        f.write('\\n'.join(sorted(sys.modules)))\n"
+        f"    os.replace({str(dump)!r} + '.tmp', {str(dump)!r})\n"
+        "signal.signal(signal.SIGUSR1, dump)\n"
+        "from agent.cli import main\n"
+        f"sys.exit(main(['run', '--config', {str(config)!r}]))\n"
+    )
+    with open(config.with_suffix(".log"), "ab") as log:
+        proc = subprocess.Popen([sys.executable, "-c", wrapper], cwd=ROOT, stdout=log, stderr=log)
+    try:
+        _until("three reports over TLS", lambda: len(double.seqs()) >= 3)
+        proc.send_signal(signal.SIGUSR1)
+        _until("the module list", dump.exists)
+    finally:
+        rc, err = _stop(proc, config)
+        double.stop()
+    assert rc == 0, err
+    loaded = set(dump.read_text().split())
+    assert {"ssl", "agent.daemon", "agent.transport"} <= loaded  # the list is the running agent's
+    assert sorted(loaded & set(NOT_IN_THE_DAEMON)) == []
+    if sys.platform.startswith("linux"):
+        assert "psutil" not in loaded  # /proc is read directly there
 
 
 def test_run_without_enrollment_says_so_and_exits_2(tmp_path: Path) -> None:

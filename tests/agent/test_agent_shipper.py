@@ -6,7 +6,9 @@ most one request, so no test waits for a backoff to pass.
 
 from __future__ import annotations
 
-import subprocess
+import socket
+import ssl
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,8 +20,8 @@ from agent.report import build_report, encode_report
 from agent.shipper import BACKOFF_CAP, Shipper, backoff_delay, retry_after_seconds
 from agent.spool import Spool
 from agent.transport import CollectorEndpoint
-from tests.agent.collector_double import Answer, CollectorDouble
-from tests.support import free_port, require_binary
+from tests.agent.collector_double import Answer, CollectorDouble, make_pki
+from tests.support import free_port
 
 AGENT = "ab" * 16
 
@@ -204,18 +206,8 @@ def test_backoff_is_capped_and_jittered() -> None:
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A throwaway CA and a certificate for 127.0.0.1 signed by it, made by the real openssl."""
-    openssl = require_binary("openssl")
-    d = tmp_path_factory.mktemp("pki")
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    run = lambda *a: subprocess.run([openssl, *a], check=True, capture_output=True, cwd=d)  # noqa: E731
-    run("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
-        "-subj", "/CN=upkeep test CA")
-    run("req", *ec, "-keyout", "srv.key", "-out", "srv.csr", "-subj", "/CN=127.0.0.1")
-    (d / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
-    run("x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-        "-out", "srv.pem", "-days", "2", "-extfile", "san.ext")
-    return {"ca": d / "ca.pem", "cert": d / "srv.pem", "key": d / "srv.key"}
+    """A throwaway CA and a certificate for 127.0.0.1 signed by it."""
+    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 def test_tls_is_verified_against_the_configured_ca(tmp_path: Path, pki: dict[str, Path]) -> None:
@@ -240,6 +232,104 @@ def test_tls_is_verified_against_the_configured_ca(tmp_path: Path, pki: dict[str
         wary.spool.close()
     finally:
         double.stop()
+
+
+def test_a_certificate_for_another_name_is_refused(tmp_path: Path) -> None:
+    """The CA is trusted, but the certificate names another host: the host name check must refuse it."""
+    other = make_pki(tmp_path, ("DNS:collector.example",))
+    double = CollectorDouble(tls=(other["cert"], other["key"])).start()
+    try:
+        endpoint = CollectorEndpoint(double.url, CollectorConfig(url=double.url, ca_file=other["ca"]))
+        with pytest.raises(ssl.SSLCertVerificationError, match="IP address mismatch"):
+            endpoint.request("POST", "/api/v1/reports", b"{}", {})
+        assert double.requests == []
+    finally:
+        double.stop()
+
+
+class RawServer:
+    """Answers each connection's requests with scripted raw bytes (one item per request), to play
+    HTTP/1.1 the way other servers write it: chunked bodies, Connection: close, garbage."""
+
+    def __init__(self, answers: list[bytes]) -> None:
+        self.answers = answers
+        self.requests: list[bytes] = []
+        self.connections = 0
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}/base"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while self.answers:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            with conn, conn.makefile("rb") as f:  # both closed: the client sees the end
+                while self.answers:
+                    head = b""
+                    while not head.endswith(b"\r\n\r\n"):
+                        line = f.readline()
+                        if not line:
+                            break
+                        head += line
+                    if not head:
+                        break
+                    length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+                    self.requests.append(head + f.read(length))
+                    answer = self.answers.pop(0)
+                    conn.sendall(answer)
+                    if b"connection: close" in answer.lower():
+                        break
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+def _plain_endpoint(url: str) -> CollectorEndpoint:
+    return CollectorEndpoint(url, CollectorConfig(allow_plaintext=True, timeout=5))
+
+
+def test_http_answers_in_every_framing_are_read() -> None:
+    server = RawServer([
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 429 Too Many\r\nRetry-After: 7\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n2\r\nde\r\n0\r\nX-T: 1\r\n\r\n",
+        b"HTTP/1.1 201 Created\r\nConnection: close\r\n\r\nuntil the end",
+        b"HTTP/1.0 204 No Content\r\n\r\n",
+    ])
+    endpoint = _plain_endpoint(server.url)
+    try:
+        assert endpoint.request("POST", "/x", b"12345", {"Authorization": "Bearer t"}) == (
+            200, {"content-length": "2"}, b"ok")
+        status, headers, body = endpoint.request("POST", "/y", b"", {})
+        assert (status, headers["retry-after"], body) == (429, "7", b"abcde")
+        assert endpoint.request("POST", "/z", b"", {})[::2] == (201, b"until the end")
+        assert endpoint.request("POST", "/w", b"", {})[::2] == (204, b"")
+    finally:
+        endpoint.close()
+        server.close()
+    first = server.requests[0]
+    assert first.startswith(b"POST /base/x HTTP/1.1\r\n")
+    assert b"\r\nHost: 127.0.0.1:" in first
+    assert b"\r\nAuthorization: Bearer t\r\n" in first
+    assert first.endswith(b"\r\nContent-Length: 5\r\n\r\n12345")
+    # Kept alive for the first two; the server closed after the third, so the fourth reconnected.
+    assert server.connections == 2
+
+
+def test_a_garbled_answer_is_an_oserror_and_a_header_cannot_smuggle_lines() -> None:
+    server = RawServer([b"SSH-2.0-OpenSSH_9.2\r\n\r\n"])
+    endpoint = _plain_endpoint(server.url)
+    try:
+        with pytest.raises(OSError, match="status line"):
+            endpoint.request("POST", "/x", b"", {})
+        with pytest.raises(ValueError, match="header"):
+            endpoint.request("POST", "/x", b"", {"Authorization": "Bearer t\r\nX-Evil: 1"})
+    finally:
+        endpoint.close()
+        server.close()
 
 
 def test_plaintext_needs_an_explicit_yes() -> None:
