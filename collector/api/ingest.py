@@ -89,14 +89,14 @@ async def ingest(ctx: AppContext, header: Header, chunks: AsyncIterator[bytes]) 
     svc: IngestService = ctx.area("ingest")
     limits = ctx.config.ingest
     try:
-        host = svc.authenticate(bearer_token(header("authorization")))
+        caller = svc.authenticate(bearer_token(header("authorization")))
         now = ctx.clock.now().timestamp()
-        svc.check_rate(host, now)
+        svc.check_rate(caller.host, now)
         raw = await _read_capped(header, chunks, limits.max_body_bytes)
         data = decompress(raw, header("content-encoding") or "", limits.max_decompressed_bytes)
         reports = parse_body(data, now=now, limits=limits, max_age=ctx.config.retention.reports)
-        svc.check_agent(host, reports)
-        stored = await svc.store(host, reports, now)
+        svc.check_agent(caller.host, reports)
+        stored = await svc.store(caller, reports, now)
     except Exception as exc:
         for kind, reason in _REASONS:
             if isinstance(exc, kind):

@@ -31,7 +31,6 @@ from collector.services.ingest_parse import Report
 from collector.services.ingest_writer import GroupCommitWriter, Job
 from collector.store import reportlog
 from collector.store.inventory import (
-    GenerationWatch,
     Host,
     get_number,
     hosts,
@@ -71,6 +70,16 @@ class HostState:
         self.base_labels = {"host": self.name, "customer": self.customer}
 
 
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """An authenticated request: its host, its token's hash, and the auth generation the
+    lookup is known good for (see IngestService.authenticate)."""
+
+    host: HostState
+    digest: str
+    generation: int
+
+
 def _ts(when: datetime) -> float:
     return when.timestamp()
 
@@ -79,12 +88,11 @@ class IngestService:
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
         self.metrics = IngestMetrics(ctx.engine)
-        self.writer = GroupCommitWriter(ctx.engine, self._committed)
+        self.writer = GroupCommitWriter(ctx.engine, self._committed, self._generation_moved)
         self._hosts: dict[str, HostState] = {}
         self._by_token: dict[str, str] = {}
         self._token_gen = -1
         self._lookup_lock = threading.Lock()
-        self._generation = GenerationWatch(ctx.engine, "auth_generation")
         self._lock = threading.Lock()
         self._loaded = False
         # While the window is being rebuilt after a start, new reports wait in _deferred.
@@ -125,19 +133,20 @@ class IngestService:
             self.load_hosts()
         return self._hosts.get(host_id)
 
-    def authenticate(self, token: str) -> HostState:
-        """The host a host token belongs to; 401 for an unknown or revoked one (checked every request)."""
+    def authenticate(self, token: str) -> Caller:
+        """The host a host token belongs to; 401 for an unknown or revoked one.
+
+        A token seen before is answered from memory, tagged with the auth generation the
+        memory is known good for; the ingest writer reads the store's generation once per
+        commit and re-checks, in the store, every job whose tag is older, so a revocation (or
+        a re-issued token) committed before a request arrived refuses that request's reports.
+        The per-request database read this replaces was a tenth of the event loop's time.
+        """
         if not token.startswith("uph_"):
             raise Unauthorized("a host token is required to push reports")
         digest = hash_token(token)
-        gen = self._generation.read()
         with self._lookup_lock:
-            if gen != self._token_gen:
-                # A token was revoked or re-issued somewhere: forget every cached lookup.
-                self._by_token.clear()
-                if self._token_gen != -1:
-                    self._loaded = False
-                self._token_gen = gen
+            gen = self._token_gen
             host_id = self._by_token.get(digest)
         if host_id is None:
             with self.ctx.engine.connect() as conn:
@@ -169,7 +178,16 @@ class IngestService:
             state = self._hosts.get(host_id)
             if state is None or state.status == "revoked":
                 raise Unauthorized("unknown or revoked host token")
-        return state
+        return Caller(state, digest, gen)
+
+    def _generation_moved(self, gen: int) -> None:
+        """The writer saw a new auth generation: forget every cached lookup (writer's thread)."""
+        with self._lookup_lock:
+            if gen == self._token_gen:
+                return
+            self._by_token.clear()
+            self._token_gen = gen
+            self._loaded = False  # statuses may have changed too: reload the inventory
 
     def check_rate(self, host: HostState, now: float) -> None:
         """Token bucket: ``ingest.max_rate_per_minute`` requests a minute, bursts up to that many."""
@@ -191,19 +209,20 @@ class IngestService:
                 raise Forbidden(f"reports[{i}].agent_id: this token belongs to another agent")
 
     # -- storing ----------------------------------------------------------------------------
-    async def store(self, host: HostState, reports: list[Report], received_at: float) -> list[bool]:
+    async def store(self, caller: Caller, reports: list[Report], received_at: float) -> list[bool]:
         """Store durably (group commit), then update the window; per report, True when new."""
         if self.writer.pending > MAX_PENDING_REPORTS:
             raise Overloaded("the collector is busy; retry shortly", retry_after=2)
         loop = asyncio.get_running_loop()
-        job = Job(host.id, reports, received_at, loop.create_future(), loop)
+        job = Job(caller.host.id, reports, received_at, loop.create_future(), loop,
+                  digest=caller.digest, auth_gen=caller.generation)
         self.writer.submit(job)
         assert job.future is not None
         return await job.future
 
-    def store_sync(self, host: HostState, reports: list[Report], received_at: float) -> list[bool]:
+    def store_sync(self, caller: Caller, reports: list[Report], received_at: float) -> list[bool]:
         """The same without an event loop (command line, tests)."""
-        job = Job(host.id, reports, received_at)
+        job = Job(caller.host.id, reports, received_at, digest=caller.digest, auth_gen=caller.generation)
         self.writer.submit(job)
         job.done.wait()
         if isinstance(job.result, BaseException):
@@ -303,7 +322,6 @@ class IngestService:
 
     def close(self) -> None:
         self.writer.stop()
-        self._generation.close()
 
 
 # -- functions for the scheduler ----------------------------------------------------------------

@@ -27,9 +27,10 @@ from sqlalchemy import bindparam, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from collector.errors import Unauthorized
 from collector.services.ingest_parse import Report
 from collector.store import reportlog
-from collector.store.inventory import hosts
+from collector.store.inventory import get_number, hosts, valid_tokens
 
 log = logging.getLogger("upkeep.ingest")
 
@@ -46,16 +47,23 @@ class Job:
     # For a caller without an event loop (the CLI, tests): set when resolved.
     done: threading.Event = field(default_factory=threading.Event)
     result: list[bool] | BaseException | None = None
+    # The host token's hash and the auth generation its lookup is known good for: a job whose
+    # generation is not the store's at commit time has its token checked again in the store.
+    digest: str = ""
+    auth_gen: int = -1
 
 
 # Called on the job's loop after commit with (job, stored flags), before its future resolves.
 Committed = Callable[[Job, list[bool]], None]
+# Called on the writer's thread with the store's auth generation when it moved.
+GenerationMoved = Callable[[int], None]
 
 
 class GroupCommitWriter:
-    def __init__(self, engine: Engine, on_committed: Committed) -> None:
+    def __init__(self, engine: Engine, on_committed: Committed, on_generation: GenerationMoved) -> None:
         self._engine = engine
         self._on_committed = on_committed
+        self._on_generation = on_generation
         self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -133,7 +141,27 @@ class GroupCommitWriter:
         for job, res in zip(jobs, results, strict=True):
             self._resolve(job, res)
 
-    def _store(self, conn: Connection, jobs: list[Job]) -> list[list[bool]]:
+    def _refused(self, conn: Connection, jobs: list[Job]) -> set[int]:
+        """Indexes of jobs whose token was revoked or re-issued after their lookup (see Job)."""
+        gen = get_number(conn, "auth_generation")
+        self._on_generation(gen)
+        doubtful = {(j.host_id, j.digest) for j in jobs if j.auth_gen != gen}
+        if not doubtful:
+            return set()
+        good = valid_tokens(conn, doubtful)
+        return {i for i, j in enumerate(jobs) if j.auth_gen != gen and (j.host_id, j.digest) not in good}
+
+    def _store(self, conn: Connection, jobs: list[Job]) -> list[list[bool] | BaseException]:
+        refused = self._refused(conn, jobs)
+        if not refused:
+            return list(self._insert(conn, jobs))
+        stored = iter(self._insert(conn, [j for i, j in enumerate(jobs) if i not in refused]))
+        return [
+            Unauthorized("unknown or revoked host token") if i in refused else next(stored)
+            for i in range(len(jobs))
+        ]
+
+    def _insert(self, conn: Connection, jobs: list[Job]) -> list[list[bool]]:
         seen: set[tuple[str, int]] = set()
         unsure: list[tuple[str, int]] = []
         for job in jobs:

@@ -17,8 +17,6 @@ Every query takes a SQLAlchemy ``Connection`` so the caller decides the transact
 
 from __future__ import annotations
 
-import contextlib
-import threading
 import uuid
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -238,49 +236,12 @@ def bump_generation(conn: Connection, key: str) -> None:
         conn.execute(insert(store_meta).values(key=f"{key}_generation", value=1))
 
 
-class GenerationWatch:
-    """Reads one ``store_meta`` number on a connection of its own, for a per-request check.
+def valid_tokens(conn: Connection, pairs: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Those (host id, token hash) pairs that still authenticate: the host holds that token
+    and is not revoked."""
+    ids = sorted({host_id for host_id, _ in pairs})
+    rows = conn.execute(
+        select(hosts.c.id, hosts.c.token_hash).where(hosts.c.id.in_(ids), hosts.c.status != "revoked")
+    )
+    return {(r.id, r.token_hash) for r in rows if r.token_hash} & pairs
 
-    The hot path (every ingest request checks that no token was revoked since it cached
-    the lookup) cannot afford a pool checkout and a SQLAlchemy statement each time; a
-    plain DBAPI cursor on a held connection costs a few microseconds; it is shared, and
-    a lock keeps concurrent callers apart.
-    """
-
-    def __init__(self, engine: Any, key: str) -> None:
-        self._engine = engine
-        self._key = key
-        self._conn: Any = None
-        self._lock = threading.Lock()
-        # The only variable part is a placeholder, and the key is bound as a parameter.
-        placeholder = "?" if engine.dialect.name == "sqlite" else "%s"
-        self._sql = f"SELECT value FROM store_meta WHERE key = {placeholder}"  # noqa: S608
-
-    def read(self) -> int:
-        with self._lock:
-            return self._read()
-
-    def _read(self) -> int:
-        try:
-            if self._conn is None:
-                self._conn = self._engine.raw_connection()
-            cur = self._conn.cursor()
-            try:
-                cur.execute(self._sql, (self._key,))
-                row = cur.fetchone()
-            finally:
-                cur.close()
-            # Ends the read transaction, so the next read sees newer commits (and PostgreSQL
-            # does not keep an idle transaction open).
-            self._conn.rollback()
-        except Exception:
-            self.close()
-            raise
-        return int(row[0]) if row else 0
-
-    def close(self) -> None:
-        if self._conn is not None:
-            # A broken connection is being dropped anyway.
-            with contextlib.suppress(Exception):
-                self._conn.close()
-            self._conn = None

@@ -100,10 +100,10 @@ def _enroll(ctx: AppContext, customer: str = "acme", hostname: str = "db-01") ->
 
 def _push(ctx: AppContext, token: str, docs: list[dict], now: float) -> list[bool]:
     svc: IngestService = ctx.area("ingest")
-    host = svc.authenticate(token)
+    caller = svc.authenticate(token)
     body = orjson.dumps({"reports": docs})
     reports = parse_body(body, now=now, limits=ctx.config.ingest, max_age=ctx.config.retention.reports)
-    return svc.store_sync(host, reports, now)
+    return svc.store_sync(caller, reports, now)
 
 
 def test_group_commit_stores_each_report_once(ingest_ctx: AppContext, clock: FixedClock) -> None:
@@ -173,3 +173,64 @@ def test_retention_drops_old_reports_and_rollups(ingest_ctx: AppContext, clock: 
     assert n_rollups > 0  # the dropped report was rolled up first
     _, gone_rollups = run_retention(ingest_ctx, now + 401 * 86400)
     assert gone_rollups == n_rollups
+
+
+def _stored(ctx: AppContext, aid: str) -> int:
+    with ctx.engine.connect() as conn:
+        return int(conn.execute(
+            select(func.count()).select_from(reportlog.reports).where(reportlog.reports.c.agent_id == aid)
+        ).scalar_one())
+
+
+def test_a_token_revoked_elsewhere_is_refused_at_commit(ingest_ctx: AppContext, clock: FixedClock) -> None:
+    """Lookups are answered from memory; the writer re-checks them in the store once the auth
+    generation moved, so a revocation committed by another process refuses the next request."""
+    from collector.errors import Unauthorized
+
+    aid, token = _enroll(ingest_ctx, hostname="web-01")
+    other_aid, other_token = _enroll(ingest_ctx, hostname="web-02")
+    now = clock.now().timestamp()
+    assert _push(ingest_ctx, token, [report(aid, 1, now)], now) == [True]
+    assert _push(ingest_ctx, other_token, [report(other_aid, 1, now)], now) == [True]
+    svc: IngestService = ingest_ctx.area("ingest")
+    cached = svc.authenticate(token)  # from memory now, tagged with the generation it knows
+    with ingest_ctx.engine.begin() as conn:  # as `upkeep hosts revoke` does, on its own connection
+        inventory.revoke_host(conn, cached.host.id, now)
+    with pytest.raises(Unauthorized):
+        svc.store_sync(cached, parse_body(orjson.dumps(report(aid, 2, now)), now=now,
+                                          limits=ingest_ctx.config.ingest, max_age=3600), now)
+    assert _stored(ingest_ctx, aid) == 1
+    with pytest.raises(Unauthorized):  # and the lookup itself refuses it from now on
+        svc.authenticate(token)
+    # The other host's lookup was also made under the old generation: re-checked, still good.
+    assert _push(ingest_ctx, other_token, [report(other_aid, 2, now + 1)], now + 1) == [True]
+
+
+def test_a_re_issued_token_refuses_the_old_one_in_the_same_batch(
+    ingest_ctx: AppContext, clock: FixedClock
+) -> None:
+    from collector.errors import Unauthorized
+    from collector.services.ingest_writer import GroupCommitWriter, Job
+
+    aid, old = _enroll(ingest_ctx, hostname="db-01")
+    other_aid, other_token = _enroll(ingest_ctx, hostname="db-02")
+    now = clock.now().timestamp()
+    svc: IngestService = ingest_ctx.area("ingest")
+    stale, fine = svc.authenticate(old), svc.authenticate(other_token)
+    _tok, secret = create_enrollment_token(ingest_ctx, "acme", expires_in=3600, once=False, now=now)
+    enroll(ingest_ctx, secret, aid, {"hostname": "db-01"}, now)  # same agent, new host token
+
+    def job(caller: object, agent: str) -> Job:
+        reports = parse_body(orjson.dumps(report(agent, 1, now)), now=now,
+                             limits=ingest_ctx.config.ingest, max_age=3600)
+        return Job(caller.host.id, reports, now, digest=caller.digest, auth_gen=caller.generation)  # type: ignore[attr-defined]
+
+    seen: list[int] = []
+    writer = GroupCommitWriter(ingest_ctx.engine, lambda _j, _s: None, seen.append)
+    jobs = [job(stale, aid), job(fine, other_aid)]
+    writer._write(jobs)  # one batch, one transaction
+    assert isinstance(jobs[0].result, Unauthorized)
+    assert jobs[1].result == [True]
+    assert (_stored(ingest_ctx, aid), _stored(ingest_ctx, other_aid)) == (0, 1)
+    assert seen
+    assert seen[-1] > stale.generation
