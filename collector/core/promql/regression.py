@@ -264,6 +264,15 @@ class RangeFits:
                     fit.updates += 2
                     fit.lo, fit.hi = lo, hi
                     fit.first_t, fit.last_t = ts[lo], ts[hi - 1]
+                    if b != d:
+                        # line(), spelled out for its usual case: the first and last values differ.
+                        n = fit.n
+                        su, sy = fit.su, fit.sy
+                        var = fit.suu - su * su / n
+                        if var != 0:
+                            slope = (fit.suy - su * sy / n) / var
+                            add((slope, y0 + sy / n + slope * (t - t0 - su / n)))
+                            continue
                 else:
                     fit.slide(lo, hi)
             else:
