@@ -332,3 +332,26 @@ def test_rates_carried_between_evaluations_give_fresh_results(
 
 def _host(s: Sample) -> str:
     return s.labels["host"]
+
+
+def test_a_rate_kept_clean_looks_again_at_samples_it_has_not_seen() -> None:
+    # Evaluations that skip ahead of samples, or go back in time, must not take a range as clean
+    # (no reset inside) when samples it now holds were never looked at.
+    def counter(times_values: list[tuple[float, float]]) -> RecentWindow:
+        w = RecentWindow(retention=1e9)
+        for t, v in times_values:
+            w.append("h", "c", {"host": "h"}, t, v)
+        return w
+
+    samples = [(15.0 * i, 10.0 * i) for i in range(1, 9)] + [(135.0, 2.0)]  # the last one a reset
+    live = counter(samples)
+    e = compile_expr("rate(c[1m])")
+    for at in (120.0, 121.0, 140.0, 100.0, 140.0):  # before the reset, after it, back, forth
+        fresh = counter(list(samples))
+        assert _same(e.evaluate(live, at), compile_expr(e.text).evaluate(fresh, at)), at
+    # Back in time to a range holding an earlier reset the later ranges no longer held.
+    samples = [(15.0 * i, 10.0 * i) for i in range(1, 7)] + [(107.0, 65.0), (108.0, 1.0)]
+    samples += [(15.0 * i, 10.0 * (i - 6)) for i in range(8, 12)]
+    live = counter(samples)
+    for at in (170.0, 171.0, 166.0, 170.0):
+        assert _same(e.evaluate(live, at), compile_expr(e.text).evaluate(counter(samples), at)), at

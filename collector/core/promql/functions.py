@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import operator
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from itertools import compress, repeat
 from operator import attrgetter, itemgetter
@@ -52,9 +52,9 @@ class RangeCall(Node):
         self.fits = RangeFits(matrix.range, matrix.offset) if name in ("deriv", "predict_linear") else None
         self._all_labels_of: list[Series] = []
         self._all_labels: list[Labels] = []
-        # After an evaluation that found every range of rate() and friends clean: the selection,
-        # each series' newest sample time, and the range then (see _steady).
-        self._clean: tuple[list[Series], list[float], float, float] | None = None
+        # After an evaluation of rate() and friends: the selection, the range then, and per series
+        # the newest sample time where its range was clean, NaN where not (see _extrapolated).
+        self._clean: tuple[list[Series], float, float, list[float]] | None = None
 
     def children(self) -> tuple[Node, ...]:
         return (*self.params, self.matrix)
@@ -92,12 +92,9 @@ class RangeCall(Node):
         if self._all_labels_of is not all_series:
             self._all_labels_of, self._all_labels = all_series, [s.labels for s in all_series]
         shape = EXTRAPOLATED.get(self.name)
-        steady = self._steady(all_series, start, end, args, *shape) if shape is not None else None
-        if steady is not None:
-            values: list[float | None] = steady  # type: ignore[assignment]
-            missing = 0
-        elif shape is not None:
-            values, missing = self._extrapolated(all_series, start, end, args, shape)
+        values: list[float | None]
+        if shape is not None:
+            values, missing = self._extrapolated(all_series, start, end, args, *shape)
         else:
             lines = self._lines(ctx, all_series, start, end) if self.fits is not None else None
             values, missing = self._each(all_series, lines, start, end, args)
@@ -158,95 +155,112 @@ class RangeCall(Node):
         return values, values.count(None)
 
     def _extrapolated(
-        self, all_series: list[Series], start: float, end: float, a: RangeArgs, shape: tuple[bool, bool],
+        self, all_series: list[Series], start: float, end: float, a: RangeArgs, counter: bool,
+        per_second: bool,
     ) -> tuple[list[float | None], int]:
-        """rate(), increase(), delta(), series by series (None for no value, and how many have
-        none): where a range holds no stale marker and (for a counter) no reset, from its first
-        and last samples alone."""
-        counter, per_second = shape
-        values: list[float | None] = []
-        add = values.append
-        missing = 0
-        clean = True  # every range ends at its series' newest sample and holds no marker or reset
-        for s in all_series:
+        """rate(), increase(), delta(): each series' value (None for none) and how many have none.
+
+        A range that holds neither a stale marker nor (for a counter) a reset and ends at its
+        series' newest sample is *clean*: its value comes from its first and last samples. A series
+        whose range was clean at the last evaluation, and which has since gained no sample or one
+        that is neither a stale marker nor a reset, has a clean range still (if it ends at that
+        sample): those are computed together in C-level passes over the selection's columns, the
+        others (and all of them on a first evaluation) one by one.
+        """
+        n_series = len(all_series)
+        clean = self._clean
+        if not n_series or clean is None or clean[0] is not all_series or start < clean[1] or end < clean[2]:
+            return self._one_by_one(all_series, range(n_series), [None] * n_series, start, end, a, per_second)
+        was = clean[3]
+        tss = list(map(_TS, all_series))
+        vss = list(map(_VS, all_series))
+        try:
+            newest = list(map(_LAST, tss))
+            before = list(map(_SECOND_LAST, tss))
+        except IndexError:  # a series with fewer than two samples
+            return self._one_by_one(all_series, range(n_series), [None] * n_series, start, end, a, per_second)
+        last = list(map(_LAST, vss))
+        lo = list(map(bisect_left, tss, repeat(start)))
+        counts = list(map(operator.sub, map(len, tss), lo))
+        # First for the whole selection at once (the usual case): every series gained one sample,
+        # none a stale marker (their sum is no NaN) nor a reset, or none gained any.
+        total = sum(last)
+        ok: list[bool] | None = None
+        if (
+            (newest == was or (
+                before == was and total == total
+                and (not counter or all(map(operator.ge, last, map(_SECOND_LAST, vss))))
+            ))
+            and max(newest) <= end and min(counts) > 1
+        ):
+            rest = 0
+        else:
+            # Row by row: no new sample, or one that is neither a stale marker (NaN equals nothing)
+            # nor a reset; and a range of two or more samples that ends at the newest.
+            fine = map(operator.eq, last, last)
+            if counter:
+                fine = map(operator.and_, fine, map(operator.ge, last, map(_SECOND_LAST, vss)))
+            one_more = map(operator.and_, map(operator.eq, before, was), fine)
+            ok = list(map(operator.or_, map(operator.eq, newest, was), one_more))
+            ends = map(operator.and_, map(operator.le, newest, repeat(end)),
+                       map(operator.gt, counts, repeat(1)))
+            ok = list(map(operator.and_, ok, ends))
+            rest = ok.count(False)
+        first = list(map(operator.getitem, vss, lo))
+        columns = [map(operator.sub, last, first), first, map(operator.getitem, tss, lo), newest, counts]
+        if rest:
+            columns = [compress(c, ok) for c in columns]  # type: ignore[arg-type]
+        values = list(map(extrapolate, *columns, repeat(a), repeat(counter), repeat(per_second)))
+        if not rest:
+            self._clean = (all_series, start, end, newest)
+            return values, 0  # type: ignore[return-value]
+        assert ok is not None
+        got = iter(values)
+        merged: list[float | None] = [next(got) if k else None for k in ok]
+        others = [i for i, k in enumerate(ok) if not k]
+        state = [t if k else _NAN for t, k in zip(newest, ok, strict=True)]  # the rows done here are clean
+        return self._one_by_one(all_series, others, merged, start, end, a, per_second, state)
+
+    def _one_by_one(
+        self, all_series: list[Series], rows: Iterable[int], values: list[float | None], start: float,
+        end: float, a: RangeArgs, per_second: bool, state: list[float] | None = None,
+    ) -> tuple[list[float | None], int]:
+        """The values of the ``rows`` series one at a time, into ``values``; remembers which ranges
+        were clean. Returns the values and how many series have none."""
+        counter = EXTRAPOLATED[self.name][0]
+        if state is None:
+            state = [_NAN] * len(all_series)
+        for i in rows:
+            s = all_series[i]
             ts = s.ts
             n = len(ts)
             if n < 2:
-                add(None)
-                missing += 1
                 continue
-            newest = ts[n - 1]
-            if newest <= end:
-                hi = n
-            else:
-                hi = bisect_right(ts, end)
-                clean = False
+            newest_t = ts[n - 1]
+            hi = n if newest_t <= end else bisect_right(ts, end)
             lo = bisect_left(ts, start, 0, hi)
             count = hi - lo
             mk = s.marks
-            if mk is None or mk[CHECKED] != newest:
+            if mk is None or mk[CHECKED] != newest_t:
                 mk = marks(s)
-            if count > 1:
-                first_t = ts[lo]
-                if mk[STALE] < first_t and (not counter or mk[RESET] <= first_t):
-                    # Neither a stale marker nor a reset inside: the first and last samples tell.
-                    vs = s.vs
-                    first = vs[lo]
-                    add(extrapolate(vs[hi - 1] - first, first, first_t, ts[hi - 1], count, a, counter,
-                                    per_second))
-                    continue
-                clean = False
-                v = self.fn(*range_samples(s, start, end), a)
-                if v is not None:
-                    add(v)
-                    continue
-            add(None)
-            missing += 1
-        if clean and not missing and all_series:
-            self._clean = (all_series, list(map(_LAST, map(_TS, all_series))), start, end)
-        else:
-            self._clean = None
-        return values, missing
-
-    def _steady(
-        self, all_series: list[Series], start: float, end: float, a: RangeArgs, counter: bool,
-        per_second: bool,
-    ) -> list[float] | None:
-        """The values in C-level passes over the columns when the last evaluation found every range
-        clean (see above), the range has not moved back, and each series has gained at most the
-        one sample, neither a stale marker nor (for a counter) a reset: then every range is clean
-        still. None when that is not so, or not known."""
-        clean = self._clean
-        if clean is None or clean[0] is not all_series or start < clean[2] or end < clean[3]:
-            return None
-        tss = list(map(_TS, all_series))
-        newest = list(map(_LAST, tss))
-        if max(newest) > end:
-            return None
-        vss = list(map(_VS, all_series))
-        last = list(map(_LAST, vss))
-        if newest != clean[1]:
-            # Series with a single sample cannot be here: their ranges were not clean.
-            if list(map(_SECOND_LAST, tss)) != clean[1]:
-                return None
-            total = sum(last)
-            if total != total:  # a stale marker came in (or infinities of both signs)
-                return None
-            if counter and not all(map(operator.ge, last, map(_SECOND_LAST, vss))):
-                return None
-        lo = list(map(bisect_left, tss, repeat(start)))
-        counts = list(map(operator.sub, map(len, tss), lo))
-        if min(counts) < 2:
-            return None
-        first = list(map(operator.getitem, vss, lo))
-        values = list(map(
-            extrapolate, map(operator.sub, last, first), first, map(operator.getitem, tss, lo), newest,
-            counts, repeat(a), repeat(counter), repeat(per_second),
-        ))
-        self._clean = (all_series, newest, start, end)
-        return values
+            if count < 2:
+                continue
+            first_t = ts[lo]
+            if mk[STALE] < first_t and (not counter or mk[RESET] <= first_t):
+                # Neither a stale marker nor a reset inside: the first and last samples tell.
+                vs = s.vs
+                first = vs[lo]
+                values[i] = extrapolate(vs[hi - 1] - first, first, first_t, ts[hi - 1], count, a, counter,
+                                        per_second)
+                if hi == n:
+                    state[i] = newest_t
+            else:
+                values[i] = self.fn(*range_samples(s, start, end), a)
+        self._clean = (all_series, start, end, state)
+        return values, values.count(None)
 
 
+_NAN = math.nan
 _TS = attrgetter("ts")
 _VS = attrgetter("vs")
 _LAST = itemgetter(-1)
