@@ -9,6 +9,10 @@ or every series of a host declared down, gets a stale marker at that time, and
 an instant selector ignores a series whose newest sample before the evaluation
 time is a stale marker. JSON cannot carry NaN, so ingest never stores one and a
 NaN in the window always means "stale".
+
+Readers that derive something from a set of series (a selection, its label lists) keep it while
+``generation(name)`` stays the same: it changes whenever a series of that name is added or
+dropped, and a number one window gives never comes from another.
 """
 
 from __future__ import annotations

@@ -27,6 +27,12 @@ brought up to date with the samples that arrived since the last evaluation), so 
 increase() and delta() over a range without either read only its ends, and changes(), resets(),
 min_over_time() and max_over_time() over a range of one value read only its first sample.
 
+Between evaluations a compiled expression keeps what does not change while the window's set of
+series does not (RecentWindow.generation): each selector its selection, each node the label
+lists and matching plans derived from it. rate() and friends carry over, per series, that its
+range was clean; a series that has since gained one sample, neither a stale marker nor a reset,
+is computed with the rest of such series in C-level passes over the selection's columns.
+
 Evaluating a rule pack: pass one ``EvaluationCache`` to every ``evaluate`` of a round so rules
 sharing a subexpression compute it once.
 
