@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 from agent import __version__
 from agent.config import load_config
@@ -28,6 +27,7 @@ if TYPE_CHECKING:
 
 def _parser() -> argparse.ArgumentParser:
     import argparse
+    from pathlib import Path
 
     p = argparse.ArgumentParser(prog="upkeep-agent", description="upkeep's host agent")
     p.add_argument("--version", action="version", version=f"upkeep-agent {__version__}")
@@ -47,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _plain_run(argv: list[str]) -> tuple[bool, Path | None]:
+def _plain_run(argv: list[str]) -> tuple[bool, str | None]:
     """(True, config) for ``run``, ``run --config FILE`` or ``run --config=FILE``; else (False, None).
 
     Anything else (help, a typo, an option abbreviated) goes through argparse and its messages.
@@ -58,9 +58,9 @@ def _plain_run(argv: list[str]) -> tuple[bool, Path | None]:
     if not rest:
         return True, None
     if len(rest) == 2 and rest[0] == "--config" and rest[1] and not rest[1].startswith("-"):
-        return True, Path(rest[1])
+        return True, rest[1]
     if len(rest) == 1 and rest[0].startswith("--config=") and len(rest[0]) > len("--config="):
-        return True, Path(rest[0][len("--config="):])
+        return True, rest[0][len("--config="):]
     return False, None
 
 

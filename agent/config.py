@@ -3,9 +3,11 @@
 Every mistake becomes one ``ConfigError`` naming the key by its dotted path
 (``checks.1.port``); nothing else in the agent reads raw YAML.
 
-The records are named tuples rather than dataclasses, and the YAML parser is loaded only
-while the file is read: the running agent keeps every module it ever imported, and
-``dataclasses`` (with ``inspect``) and ``yaml`` are well over two megabytes of it.
+The records are named tuples rather than dataclasses, paths are strings (os.path, not
+pathlib), URLs are split here rather than by urllib.parse, and the YAML parser is loaded
+only in a short-lived child: the running agent keeps every module it ever imported, and
+``dataclasses`` (with ``inspect``), ``yaml`` and ``pathlib`` (with ``urllib.parse`` and
+``ipaddress``) are some three megabytes of it.
 """
 
 from __future__ import annotations
@@ -13,21 +15,20 @@ from __future__ import annotations
 import os
 import re
 from collections import namedtuple
-from pathlib import Path
 from types import MappingProxyType
-from urllib.parse import urlsplit
 
 from agent.errors import ConfigError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
+    from os import PathLike
     from typing import Any, TypeVar
 
     T = TypeVar("T")
 
-DEFAULT_CONFIG = Path("/etc/upkeep/agent.yaml")
-DEFAULT_STATE_DIR = Path("/var/lib/upkeep-agent")
+DEFAULT_CONFIG = "/etc/upkeep/agent.yaml"
+DEFAULT_STATE_DIR = "/var/lib/upkeep-agent"
 
 # Debian's prometheus-node-exporter defaults (1.5), so the agent keeps and drops the same
 # filesystems, disks and interfaces as the exporter a site may already run beside it.
@@ -58,7 +59,7 @@ class CollectorConfig(namedtuple("CollectorConfig", "url ca_file allow_plaintext
 
     __slots__ = ()
     url: str | None
-    ca_file: Path | None
+    ca_file: str | None
     allow_plaintext: bool
     timeout: float
     batch_max_reports: int
@@ -95,14 +96,14 @@ class CheckConfig(namedtuple("CheckConfig", "name kind timeout options", default
 
 class AgentConfig(namedtuple("AgentConfig", "collector state_dir interval jitter ssh_host_keys_dir "
                                              "metrics_listen spool probes checks source",
-                             defaults=(CollectorConfig(), DEFAULT_STATE_DIR, 15.0, 0.1, Path("/etc/ssh"),
+                             defaults=(CollectorConfig(), DEFAULT_STATE_DIR, 15.0, 0.1, "/etc/ssh",
                                        None, SpoolConfig(), ProbeConfig(), (), ""))):
     __slots__ = ()
     collector: CollectorConfig
-    state_dir: Path
+    state_dir: str
     interval: float
     jitter: float
-    ssh_host_keys_dir: Path
+    ssh_host_keys_dir: str
     metrics_listen: tuple[str, int] | None
     spool: SpoolConfig
     probes: ProbeConfig
@@ -220,8 +221,8 @@ def as_regex(v: Any) -> str:
     return s
 
 
-def as_path(v: Any) -> Path:
-    return Path(as_str(v))
+def as_path(v: Any) -> str:
+    return as_str(v)
 
 
 def as_listen(v: Any) -> tuple[str, int]:
@@ -232,11 +233,41 @@ def as_listen(v: Any) -> tuple[str, int]:
     return (host.strip("[]") or "0.0.0.0", int(port))
 
 
+def split_url(url: str) -> tuple[str, str, int | None, str]:
+    """(scheme, host, port or None, path) of an http(s) URL; ValueError if it is not one.
+
+    urllib.parse's reading for these URLs: scheme and host lower-cased, user info dropped, an
+    IPv6 host without its brackets, query and fragment not part of the path.
+    """
+    scheme, sep, rest = url.partition("://")
+    scheme = scheme.lower()
+    if not sep or scheme not in ("http", "https") or any(c.isspace() or ord(c) < 32 for c in url):
+        raise ValueError("must be an http:// or https:// URL with a host")
+    end = min((i for i in (rest.find("/"), rest.find("?"), rest.find("#")) if i >= 0), default=len(rest))
+    netloc, path = rest[:end], rest[end:].split("?", 1)[0].split("#", 1)[0]
+    hostport = netloc.rpartition("@")[2]
+    if hostport.startswith("["):
+        host, bracket, port_part = hostport[1:].partition("]")
+        if not bracket or not host or any(c not in "0123456789abcdefABCDEF:." for c in host):
+            raise ValueError("must be an http:// or https:// URL with a host")
+        if port_part and not port_part.startswith(":"):
+            raise ValueError("must be an http:// or https:// URL with a host")
+        port_text = port_part[1:]
+    else:
+        host, _, port_text = hostport.partition(":")
+    if not host:
+        raise ValueError("must be an http:// or https:// URL with a host")
+    port = None
+    if port_text:
+        if not port_text.isdigit() or not port_text.isascii() or int(port_text) > 65535:
+            raise ValueError(f"has a bad port {port_text!r}")
+        port = int(port_text)
+    return scheme, host.lower(), port, path
+
+
 def as_url(v: Any) -> str:
     s = as_str(v).rstrip("/")
-    parts = urlsplit(s)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ValueError("must be an http:// or https:// URL with a host")
+    split_url(s)
     return s
 
 
@@ -251,7 +282,7 @@ def _collector(sec: Section) -> CollectorConfig:
     )
     if cfg.url and cfg.url.startswith("http://") and not cfg.allow_plaintext:
         raise sec.fail("url", "plaintext http:// needs collector.allow_plaintext: true")
-    if cfg.ca_file is not None and not cfg.ca_file.is_file():
+    if cfg.ca_file is not None and not os.path.isfile(cfg.ca_file):
         raise sec.fail("ca_file", f"{cfg.ca_file} is not a readable file")
     sec.finish()
     return cfg
@@ -319,7 +350,7 @@ def parse_config(data: Any, source: str = "") -> AgentConfig:
         state_dir=top.get("state_dir", DEFAULT_STATE_DIR, as_path),
         interval=interval,
         jitter=top.get("jitter", 0.1, _as_fraction),
-        ssh_host_keys_dir=top.get("ssh_host_keys_dir", Path("/etc/ssh"), as_path),
+        ssh_host_keys_dir=top.get("ssh_host_keys_dir", "/etc/ssh", as_path),
         metrics_listen=listen,
         spool=spool_cfg,
         probes=_probes(top.sub("probes")),
@@ -390,18 +421,19 @@ def _yaml_apart(text: str) -> tuple[str, ...] | tuple[str, Any] | None:
     return None if result[0] == "unsupported" else result
 
 
-def load_config(path: Path | None, *, parse_apart: bool = False) -> AgentConfig:
+def load_config(path: str | PathLike[str] | None, *, parse_apart: bool = False) -> AgentConfig:
     """Read and validate ``path``; None reads DEFAULT_CONFIG when it exists, else all defaults.
 
     ``parse_apart`` (the long-running agent) parses the YAML in a short-lived child process.
     """
     if path is None:
-        if not DEFAULT_CONFIG.exists():
+        if not os.path.exists(DEFAULT_CONFIG):
             return AgentConfig()
         path = DEFAULT_CONFIG
-    source = str(path)
+    source = os.fspath(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(source, encoding="utf-8") as f:
+            text = f.read()
     except OSError as exc:
         raise ConfigError("", f"cannot read: {exc.strerror}", source=source) from None
     result = _yaml_apart(text) if parse_apart else None

@@ -6,13 +6,15 @@ import base64
 import os
 import platform
 import socket
-from pathlib import Path
 
 from agent.procfs import boot_time, mem_total
+from agent.state import read_text
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
+
+    from agent.state import StrPath
 
 _KEY_TYPES = ("ssh-", "ecdsa-sha2-", "sk-ssh-", "sk-ecdsa-")
 
@@ -36,19 +38,20 @@ def ssh_fingerprint(key_b64: str) -> str:
     return "SHA256:" + base64.b64encode(digest).decode("ascii").rstrip("=")
 
 
-def ssh_host_keys(directory: Path) -> list[dict[str, str]]:
+def ssh_host_keys(directory: StrPath) -> list[dict[str, str]]:
     """Every ``ssh_host_*_key.pub`` in ``directory``: type, base64 key and fingerprint, sorted by type.
 
     An unreadable or malformed file is skipped: a key we cannot vouch for is not offered.
     """
     keys: list[dict[str, str]] = []
     try:
-        files = sorted(directory.glob("ssh_host_*_key.pub"))
+        files = sorted(n for n in os.listdir(directory)  # ssh_host_*_key.pub
+                       if n.startswith("ssh_host_") and n.endswith("_key.pub"))
     except OSError:
         return keys
-    for f in files:
+    for name in files:
         try:
-            parts = f.read_text(encoding="ascii").split()
+            parts = read_text(os.path.join(directory, name)).split()
         except (OSError, UnicodeDecodeError):
             continue
         if len(parts) < 2 or not parts[0].startswith(_KEY_TYPES):
@@ -65,7 +68,7 @@ def ssh_host_keys(directory: Path) -> list[dict[str, str]]:
 def _os_release() -> str:
     for path in ("/etc/os-release", "/usr/lib/os-release"):
         try:
-            text = Path(path).read_text(encoding="utf-8")
+            text = read_text(path, "utf-8")
         except OSError:
             continue
         for line in text.splitlines():
@@ -74,7 +77,7 @@ def _os_release() -> str:
     return f"{platform.system()} {platform.release()}"
 
 
-def host_facts(ssh_dir: Path) -> dict[str, Any]:
+def host_facts(ssh_dir: StrPath) -> dict[str, Any]:
     """The report's ``facts`` object (docs/report-format.md)."""
     return {
         "hostname": socket.gethostname(),

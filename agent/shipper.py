@@ -14,20 +14,21 @@ What each answer means (docs/report-format.md):
 from __future__ import annotations
 
 import json
+import os
 import random
 import threading
 import time
 
 from agent.log import get_logger
 from agent.report import batch_body
-from agent.state import write_atomic
+from agent.state import remove, write_atomic
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from pathlib import Path
 
     from agent.spool import Entry, Spool
+    from agent.state import StrPath
     from agent.transport import CollectorEndpoint
 
 log = get_logger("upkeep.agent.shipper")
@@ -125,13 +126,13 @@ class Shipper:
     """Drains a spool into one collector. ``step`` does one request; ``run`` loops until stopped."""
 
     def __init__(self, spool: Spool, endpoint: CollectorEndpoint, token: Callable[[], str | None],
-                 rejected_dir: Path, *, batch_max_reports: int = 50, batch_max_bytes: int = 4 * 2**20,
+                 rejected_dir: StrPath, *, batch_max_reports: int = 50, batch_max_bytes: int = 4 * 2**20,
                  clock: Callable[[], float] = time.monotonic,
                  rand: Callable[[], float] = random.random) -> None:
         self.spool = spool
         self.endpoint = endpoint
         self._token = token
-        self._rejected = rejected_dir
+        self._rejected = os.fspath(rejected_dir)
         self._batch_max = batch_max_reports
         self._batch_bytes = batch_max_bytes
         self._batch_limit = batch_max_reports
@@ -201,16 +202,18 @@ class Shipper:
     def _set_aside(self, entry: Entry, payload: bytes, status: int, message: str) -> None:
         log.error("collector refused report seq %d for good (HTTP %d: %s); kept in %s", entry.seq, status,
                   message, self._rejected)
-        self._rejected.mkdir(mode=0o700, exist_ok=True)
-        write_atomic(self._rejected / f"{entry.seq:012d}.json", payload, 0o600)
+        os.makedirs(self._rejected, mode=0o700, exist_ok=True)
+        stem = os.path.join(self._rejected, f"{entry.seq:012d}")
+        write_atomic(f"{stem}.json", payload, 0o600)
         reason = f"HTTP {status}: {message}\n".encode()
-        write_atomic(self._rejected / f"{entry.seq:012d}.reason", reason, 0o600)
+        write_atomic(f"{stem}.reason", reason, 0o600)
         self.spool.ack_through(entry)
         self.rejected_total += 1
-        kept = sorted(self._rejected.glob("*.json"))
+        kept = sorted(n[:-len(".json")] for n in os.listdir(self._rejected)
+                      if n.endswith(".json") and not n.startswith("."))
         for old in kept[:-REJECTED_KEEP]:
-            old.unlink(missing_ok=True)
-            old.with_suffix(".reason").unlink(missing_ok=True)
+            remove(os.path.join(self._rejected, f"{old}.json"))
+            remove(os.path.join(self._rejected, f"{old}.reason"))
 
     # -- the loop ------------------------------------------------------------------------
 

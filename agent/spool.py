@@ -23,12 +23,13 @@ import zlib
 from collections import namedtuple
 
 from agent.log import get_logger
-from agent.state import write_atomic
+from agent.state import read_text, remove, write_atomic
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from pathlib import Path
     from typing import BinaryIO
+
+    from agent.state import StrPath
 
 log = get_logger("upkeep.agent.spool")
 
@@ -58,7 +59,7 @@ def _crc(seq: int, ts: float, payload: bytes) -> int:
     return zlib.crc32(payload, zlib.crc32(_CRC_PART.pack(seq, ts))) & 0xFFFFFFFF
 
 
-def scan_segment(path: Path, start: int = 0) -> tuple[list[tuple[int, int, int, float]], int, int]:
+def scan_segment(path: StrPath, start: int = 0) -> tuple[list[tuple[int, int, int, float]], int, int]:
     """Records of one segment from ``start``: ([(offset, size, seq, ts)], good_end, file_size).
 
     Scanning stops at the first record that is incomplete or fails its checks; ``good_end``
@@ -83,9 +84,9 @@ def scan_segment(path: Path, start: int = 0) -> tuple[list[tuple[int, int, int, 
 class Spool:
     """A bounded, crash-safe FIFO of encoded reports. Thread-safe: the loop appends, the shipper acks."""
 
-    def __init__(self, root: Path, max_bytes: int, max_age: float,
+    def __init__(self, root: StrPath, max_bytes: int, max_age: float,
                  segment_bytes: int = SEGMENT_BYTES) -> None:
-        self.root = root
+        self.root = os.fspath(root)
         self.max_bytes = max_bytes
         self.max_age = max_age
         self._segment_bytes = segment_bytes
@@ -95,14 +96,14 @@ class Spool:
         self._bytes = 0
         self.dropped_total = 0
         self.corrupt_records = 0
-        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.makedirs(self.root, mode=0o700, exist_ok=True)
         self._load()
 
     # -- opening -------------------------------------------------------------------------
 
     def _read_cursor(self) -> tuple[int, int]:
         try:
-            c = json.loads((self.root / "cursor").read_text(encoding="ascii"))
+            c = json.loads(read_text(os.path.join(self.root, "cursor")))
             self.dropped_total = int(c.get("dropped", 0))
             return int(c["segment"]), int(c["offset"])
         except FileNotFoundError:
@@ -113,22 +114,23 @@ class Spool:
 
     def _load(self) -> None:
         cur_seg, cur_off = self._read_cursor()
-        segs = sorted(int(p.name[4:16]) for p in self.root.glob("seg-*.log") if p.name[4:16].isdigit())
+        segs = sorted(int(name[4:16]) for name in os.listdir(self.root)
+                      if name.startswith("seg-") and name.endswith(".log") and name[4:16].isdigit())
         for n in segs:
-            path = self.root / _seg_name(n)
+            path = self._seg_path(n)
             if n < cur_seg:
-                path.unlink(missing_ok=True)
+                remove(path)
                 continue
             records, good_end, size = scan_segment(path, cur_off if n == cur_seg else 0)
             if good_end < size:
                 if n == segs[-1]:
-                    log.warning("spool %s: torn record at byte %d cut off (%d bytes)", path.name, good_end,
+                    log.warning("spool %s: torn record at byte %d cut off (%d bytes)", _seg_name(n), good_end,
                                 size - good_end)
                     with open(path, "r+b") as f:
                         f.truncate(good_end)
                         os.fsync(f.fileno())
                 else:
-                    log.error("spool %s: damaged from byte %d; %d bytes skipped", path.name, good_end,
+                    log.error("spool %s: damaged from byte %d; %d bytes skipped", _seg_name(n), good_end,
                               size - good_end)
                 self.corrupt_records += 1
             for off, sz, seq, ts in records:
@@ -136,15 +138,18 @@ class Spool:
                 self._bytes += sz
         # With no segment left, start past the cursor's so its offset never points into new data.
         self._segment = segs[-1] if segs else cur_seg + 1
-        if segs and (self.root / _seg_name(self._segment)).stat().st_size >= self._segment_bytes:
+        if segs and os.stat(self._seg_path(self._segment)).st_size >= self._segment_bytes:
             self._segment += 1
         # The oldest segment that may still be on disk: _commit deletes up to the cursor's.
         self._oldest = min([*(n for n in segs if n >= cur_seg), self._segment])
         self._fh = self._open_segment()
 
     def _open_segment(self) -> BinaryIO:
-        fd = os.open(self.root / _seg_name(self._segment), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        fd = os.open(self._seg_path(self._segment), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         return os.fdopen(fd, "ab")
+
+    def _seg_path(self, n: int) -> str:
+        return os.path.join(self.root, _seg_name(n))
 
     def close(self) -> None:
         with self._lock:
@@ -235,7 +240,7 @@ class Spool:
                     break
                 f = handles.get(e.segment)
                 if f is None:
-                    f = handles[e.segment] = open(self.root / _seg_name(e.segment), "rb")  # noqa: SIM115
+                    f = handles[e.segment] = open(self._seg_path(e.segment), "rb")  # noqa: SIM115
                 f.seek(e.offset + _HEAD.size)
                 out.append((e, f.read(e.size - _HEAD.size)))
                 total += e.size
@@ -273,10 +278,10 @@ class Spool:
         # No fsync: a cursor lost to a power cut only resends reports the collector already
         # has (it stores a repeated (agent, seq) once); one fsync per append is the price of
         # never losing a report, and that one is paid in append().
-        write_atomic(self.root / "cursor", json.dumps(cursor).encode(), 0o600, durable=False)
+        write_atomic(os.path.join(self.root, "cursor"), json.dumps(cursor).encode(), 0o600, durable=False)
         if self._head > 1024 or self._head == len(self._entries):
             del self._entries[:self._head]
             self._head = 0
         for n in range(self._oldest, seg):
-            (self.root / _seg_name(n)).unlink(missing_ok=True)
+            remove(self._seg_path(n))
         self._oldest = max(self._oldest, seg)

@@ -16,9 +16,14 @@ from __future__ import annotations
 import os
 import re
 import threading
-from pathlib import Path
 
 from agent.errors import StateError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from os import PathLike
+
+    StrPath = str | PathLike[str]
 
 _AGENT_ID = re.compile(r"^[0-9a-f]{32}$")
 # Sequence numbers are reserved in blocks so only one fsync per block is needed; a restart
@@ -26,14 +31,28 @@ _AGENT_ID = re.compile(r"^[0-9a-f]{32}$")
 SEQ_BLOCK = 1000
 
 
-def write_atomic(path: Path, data: bytes, mode: int = 0o600, *, durable: bool = True) -> None:
+def read_text(path: StrPath, encoding: str = "ascii") -> str:
+    with open(path, encoding=encoding) as f:
+        return f.read()
+
+
+def remove(path: StrPath) -> None:
+    """Delete a file; one already gone is fine."""
+    try:  # noqa: SIM105 - contextlib is not otherwise loaded in the daemon
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def write_atomic(path: StrPath, data: bytes, mode: int = 0o600, *, durable: bool = True) -> None:
     """Replace ``path`` with ``data`` so a crash leaves the old or the new content, never a mix.
 
     ``durable=False`` skips the fsyncs: after a power cut the file may hold the previous
     content, which is fine for state that only ever moves forward safely (the spool cursor:
     an old cursor resends acknowledged reports, which the collector stores once).
     """
-    tmp = path.with_name(f".{path.name}.tmp")
+    parent, name = os.path.split(os.fspath(path))
+    tmp = os.path.join(parent, f".{name}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
         os.write(fd, data)
@@ -44,7 +63,7 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o600, *, durable: bool = 
     os.replace(tmp, path)
     if not durable:
         return
-    dfd = os.open(path.parent, os.O_RDONLY)
+    dfd = os.open(parent or ".", os.O_RDONLY)
     try:
         os.fsync(dfd)
     finally:
@@ -54,28 +73,35 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o600, *, durable: bool = 
 class AgentState:
     """The agent's persistent identity and secrets in ``root``, created 0700 on first use."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    def __init__(self, root: StrPath) -> None:
+        self.root = os.fspath(root)
         self._lock = threading.Lock()
         self._seq_next = 0
         self._seq_ceiling = 0
         try:
-            root.mkdir(mode=0o700, parents=True, exist_ok=True)
-            os.chmod(root, 0o700)
+            os.makedirs(self.root, mode=0o700, exist_ok=True)
+            os.chmod(self.root, 0o700)
         except OSError as exc:
-            raise StateError(str(root), f"cannot create the state directory: {exc.strerror}") from None
+            raise StateError(self.root, f"cannot create the state directory: {exc.strerror}") from None
 
-    def subdir(self, name: str) -> Path:
-        d = self.root / name
-        d.mkdir(mode=0o700, exist_ok=True)
+    def _file(self, name: str) -> str:
+        return os.path.join(self.root, name)
+
+    def subdir(self, name: str) -> str:
+        d = self._file(name)
+        try:
+            os.mkdir(d, 0o700)
+        except FileExistsError:
+            if not os.path.isdir(d):
+                raise
         return d
 
     @property
     def agent_id(self) -> str:
         """This installation's id, created on first call and never changed afterwards."""
-        path = self.root / "agent_id"
+        path = self._file("agent_id")
         try:
-            text = path.read_text(encoding="ascii").strip()
+            text = read_text(path).strip()
         except FileNotFoundError:
             text = ""
         except OSError as exc:
@@ -91,28 +117,28 @@ class AgentState:
     @property
     def token(self) -> str | None:
         try:
-            return (self.root / "token").read_text(encoding="ascii").strip() or None
+            return read_text(self._file("token")).strip() or None
         except FileNotFoundError:
             return None
 
     @property
     def collector_url(self) -> str | None:
         try:
-            return (self.root / "collector_url").read_text(encoding="ascii").strip() or None
+            return read_text(self._file("collector_url")).strip() or None
         except FileNotFoundError:
             return None
 
     def save_enrollment(self, collector_url: str, token: str) -> None:
-        write_atomic(self.root / "token", token.encode() + b"\n", 0o600)
-        write_atomic(self.root / "collector_url", collector_url.encode() + b"\n", 0o600)
+        write_atomic(self._file("token"), token.encode() + b"\n", 0o600)
+        write_atomic(self._file("collector_url"), collector_url.encode() + b"\n", 0o600)
 
     def next_seq(self) -> int:
         """A sequence number larger than every one handed out before, across restarts."""
         with self._lock:
             if self._seq_next == 0:
-                path = self.root / "seq"
+                path = self._file("seq")
                 try:
-                    self._seq_ceiling = int(path.read_text(encoding="ascii").strip() or 0)
+                    self._seq_ceiling = int(read_text(path).strip() or 0)
                 except FileNotFoundError:
                     self._seq_ceiling = 0
                 except (OSError, ValueError) as exc:
@@ -120,7 +146,7 @@ class AgentState:
                 self._seq_next = self._seq_ceiling + 1
             if self._seq_next > self._seq_ceiling:
                 self._seq_ceiling = self._seq_next + SEQ_BLOCK - 1
-                write_atomic(self.root / "seq", f"{self._seq_ceiling}\n".encode(), 0o600)
+                write_atomic(self._file("seq"), f"{self._seq_ceiling}\n".encode(), 0o600)
             seq = self._seq_next
             self._seq_next += 1
             return seq

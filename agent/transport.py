@@ -9,12 +9,14 @@ and host name verified), loaded only for an https:// collector.
 
 from __future__ import annotations
 
+import os
+import re
 import socket
 import time
 from io import BufferedReader
-from urllib.parse import urlsplit
 
 from agent import __version__
+from agent.config import split_url
 from agent.errors import ConfigError
 
 TYPE_CHECKING = False
@@ -30,6 +32,35 @@ IDLE_REUSE = 4.0
 _MAX_LINE = 65536
 _MAX_HEADERS = 100
 _MAX_BODY = 16 * 2**20
+
+
+_HASHED_CERT = re.compile(r"^[0-9a-f]{8}\.\d+$")
+
+
+def tls_context(ca_file: str | None) -> ssl.SSLContext:
+    """A client context that verifies the certificate chain and the host name (CERT_REQUIRED).
+
+    With ``ca_file`` only that CA is trusted. Without, the system's CAs are: when the system
+    keeps them as a hashed directory (Debian, Ubuntu, Alpine: update-ca-certificates) OpenSSL
+    is pointed at it and reads the one CA a chain needs when it needs it, instead of parsing
+    the whole bundle (some 140 certificates, about a megabyte resident) into the context. The
+    same CAs are trusted either way; where there is no such directory, or SSL_CERT_FILE or
+    SSL_CERT_DIR say otherwise, the system's default loading is used.
+    """
+    import ssl
+
+    if ca_file:
+        return ssl.create_default_context(cafile=ca_file)
+    paths = ssl.get_default_verify_paths()
+    capath = paths.openssl_capath
+    if not (os.environ.get(paths.openssl_cafile_env) or os.environ.get(paths.openssl_capath_env)):
+        try:
+            hashed = any(_HASHED_CERT.match(name) for name in os.listdir(capath))
+        except OSError:
+            hashed = False
+        if hashed:
+            return ssl.create_default_context(capath=capath)
+    return ssl.create_default_context()
 
 
 class ResponseError(OSError):
@@ -121,31 +152,23 @@ class CollectorEndpoint:
     """
 
     def __init__(self, base_url: str, cfg: CollectorConfig) -> None:
-        parts = urlsplit(base_url.rstrip("/"))
-        if parts.scheme == "http" and not cfg.allow_plaintext:
-            raise ConfigError("collector.url", "plaintext http:// needs collector.allow_plaintext: true")
         try:
-            port = parts.port
+            scheme, self._host, port, path = split_url(base_url.rstrip("/"))
         except ValueError:
-            port = -1
-        if parts.scheme not in {"http", "https"} or not parts.hostname or port == -1:
-            raise ConfigError("collector.url", f"{base_url!r} is not an http(s) URL")
+            raise ConfigError("collector.url", f"{base_url!r} is not an http(s) URL") from None
+        if scheme == "http" and not cfg.allow_plaintext:
+            raise ConfigError("collector.url", "plaintext http:// needs collector.allow_plaintext: true")
         self.base_url = base_url.rstrip("/")
-        self._https = parts.scheme == "https"
-        self._host = parts.hostname
-        self._port = port or (443 if self._https else 80)
-        host = f"[{self._host}]" if ":" in self._host else self._host
+        self._https = scheme == "https"
         default = 443 if self._https else 80
+        self._port = port or default
+        host = f"[{self._host}]" if ":" in self._host else self._host
         self._host_header = host if self._port == default else f"{host}:{self._port}"
-        self._prefix = parts.path.rstrip("/")
+        self._prefix = path.rstrip("/")
         self._timeout = cfg.timeout
         self._ctx: ssl.SSLContext | None = None
         if self._https:
-            import ssl
-
-            # Verification on (CERT_REQUIRED, host name checked); only the configured CA when
-            # one is given, else the system's store.
-            self._ctx = ssl.create_default_context(cafile=str(cfg.ca_file) if cfg.ca_file else None)
+            self._ctx = tls_context(str(cfg.ca_file) if cfg.ca_file else None)
         self._sock: socket.socket | None = None
         self._file: BufferedReader | None = None
         self._last_used = 0.0

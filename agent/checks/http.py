@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import ssl
 import time
@@ -28,7 +29,7 @@ def options(sec: Section) -> dict[str, Any]:
     if urlsplit(url).scheme not in {"http", "https"}:
         raise sec.fail("url", "must be an http:// or https:// URL")
     ca = sec.get("ca_file", None, as_path)
-    if ca is not None and not ca.is_file():
+    if ca is not None and not os.path.isfile(ca):
         raise sec.fail("ca_file", f"{ca} is not a readable file")
     return {
         "url": url,

@@ -41,12 +41,12 @@ def options(sec: Section) -> dict[str, Any]:
 
 class LogfileCheck:
     def __init__(self, name: str, opts: dict[str, Any], state_dir: Path | None) -> None:
-        self._path: Path = opts["path"]
+        self._path = Path(opts["path"])
         self._pattern = re.compile(opts["pattern"])
         self._status = opts["status"]
         self._from_start = opts["from_start"]
         self._max_bytes = opts["max_bytes"]
-        self._state_file = state_dir / f"{name}.json" if state_dir else None
+        self._state_file = Path(state_dir, f"{name}.json") if state_dir else None
         self._fh: IO[bytes] | None = None
         self._pending = b""
         # The bytes just before our read position: if they change, the file was truncated and

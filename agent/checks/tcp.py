@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import socket
 import time
-from pathlib import Path
-from typing import Any
 
 from agent.checks import CRITICAL, OK, WARNING, PerfValue
-from agent.config import CheckConfig, Section, as_duration, as_int, as_str
+from agent.config import as_duration, as_int, as_str
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
+
+    from agent.config import CheckConfig, Section
 
 
 def options(sec: Section) -> dict[str, Any]:
@@ -22,6 +27,8 @@ def options(sec: Section) -> dict[str, Any]:
 class TcpCheck:
     def __init__(self, opts: dict[str, Any]) -> None:
         self._host = opts["host"]
+        # An ASCII name goes to the resolver as bytes: a str would load the IDNA codec first.
+        self._address = self._host.encode("ascii") if self._host.isascii() else self._host
         self._port = opts["port"]
         self._warn = opts["warning_latency"]
 
@@ -29,7 +36,7 @@ class TcpCheck:
         where = f"{self._host}:{self._port}"
         start = time.perf_counter()
         try:
-            with socket.create_connection((self._host, self._port), timeout=timeout):
+            with socket.create_connection((self._address, self._port), timeout=timeout):
                 pass
         except TimeoutError:
             return CRITICAL, f"TCP CRITICAL - no answer from {where} within {timeout:g}s", ()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,9 +20,9 @@ from agent.errors import ConfigError
 from agent.report import build_report, encode_report
 from agent.shipper import BACKOFF_CAP, Shipper, backoff_delay, retry_after_seconds
 from agent.spool import Spool
-from agent.transport import CollectorEndpoint
+from agent.transport import CollectorEndpoint, tls_context
 from tests.agent.collector_double import Answer, CollectorDouble, make_pki
-from tests.support import free_port
+from tests.support import free_port, require_binary
 
 AGENT = "ab" * 16
 
@@ -245,6 +246,44 @@ def test_a_certificate_for_another_name_is_refused(tmp_path: Path) -> None:
         assert double.requests == []
     finally:
         double.stop()
+
+
+def test_system_cas_in_a_hashed_directory_are_looked_up_when_needed(
+        tmp_path: Path, pki: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without collector.ca_file the system's CAs are trusted; kept as a hashed directory they are
+    read on demand (none parsed up front), and verification still succeeds, and fails for a stranger."""
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    openssl = require_binary("openssl")
+    subject_hash = subprocess.run([openssl, "x509", "-hash", "-noout", "-in", str(pki["ca"])],
+                                  capture_output=True, text=True, check=True).stdout.strip()
+    (certs / f"{subject_hash}.0").write_bytes(pki["ca"].read_bytes())
+    real = ssl.get_default_verify_paths()
+    monkeypatch.setattr(ssl, "get_default_verify_paths", lambda: real._replace(openssl_capath=str(certs)))
+    monkeypatch.delenv(real.openssl_cafile_env, raising=False)
+    monkeypatch.delenv(real.openssl_capath_env, raising=False)
+    ctx = tls_context(None)
+    assert ctx.verify_mode == ssl.CERT_REQUIRED
+    assert ctx.check_hostname
+    assert ctx.cert_store_stats()["x509_ca"] == 0  # nothing parsed up front
+    (tmp_path / "other").mkdir()
+    stranger = make_pki(tmp_path / "other")
+    double = CollectorDouble(tls=(pki["cert"], pki["key"])).start()
+    other = CollectorDouble(tls=(stranger["cert"], stranger["key"])).start()
+    enroll = b'{"token": "wrong"}'
+    try:
+        endpoint = CollectorEndpoint(double.url, CollectorConfig(url=double.url))
+        assert endpoint.request("POST", "/api/v1/enroll", enroll, {})[0] == 401  # an answer: TLS was fine
+        endpoint.close()
+        with pytest.raises(ssl.SSLCertVerificationError):
+            CollectorEndpoint(other.url, CollectorConfig(url=other.url)).request("POST", "/x", enroll, {})
+        # No hashed names in the directory: the system's default loading, which has never heard of our CA.
+        (certs / f"{subject_hash}.0").rename(certs / "ca.pem")
+        with pytest.raises(ssl.SSLCertVerificationError):
+            CollectorEndpoint(double.url, CollectorConfig(url=double.url)).request("POST", "/x", enroll, {})
+    finally:
+        double.stop()
+        other.stop()
 
 
 class RawServer:
