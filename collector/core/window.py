@@ -69,7 +69,11 @@ def _shape(ck: Shape) -> Shape:
 
 
 class Series:
-    """One series: its labels and its samples in time order."""
+    """One series: its labels and its samples in time order.
+
+    ``ts`` and ``vs`` are the series' arrays for its whole life: samples are appended to them and
+    trimmed from them in place, the arrays are never replaced, so readers may keep them.
+    """
 
     __slots__ = ("ck", "gen", "host", "key", "labels", "marks", "ts", "vs")
 

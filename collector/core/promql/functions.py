@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 import operator
+from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from itertools import compress, repeat
-from operator import attrgetter, itemgetter
+from operator import itemgetter
 
 from collector.core.promql.floatops import go_max, go_min
 from collector.core.promql.model import EvaluationError
@@ -77,7 +78,8 @@ class RangeCall(Node):
             if all(map(by_id.__contains__, map(id, all_series))):
                 return list(map(by_id.__getitem__, map(id, all_series)))
         assert self.fits is not None
-        lines = self.fits.lines(ctx.window, all_series, start, end, ctx.t)
+        _, tss, vss = self.matrix.selector.arrays(ctx.window)
+        lines = self.fits.lines(ctx.window, all_series, tss, vss, start, end, ctx.t)
         ctx.memo[key] = (all_series, lines)  # type: ignore[assignment]
         return lines
 
@@ -94,7 +96,8 @@ class RangeCall(Node):
         shape = EXTRAPOLATED.get(self.name)
         values: list[float | None]
         if shape is not None:
-            values, missing = self._extrapolated(all_series, start, end, args, *shape)
+            _, tss, vss = m.selector.arrays(ctx.window)
+            values, missing = self._extrapolated(all_series, tss, vss, start, end, args, *shape)
         else:
             lines = self._lines(ctx, all_series, start, end) if self.fits is not None else None
             values, missing = self._each(all_series, lines, start, end, args)
@@ -155,8 +158,8 @@ class RangeCall(Node):
         return values, values.count(None)
 
     def _extrapolated(
-        self, all_series: list[Series], start: float, end: float, a: RangeArgs, counter: bool,
-        per_second: bool,
+        self, all_series: list[Series], tss: list[array], vss: list[array], start: float, end: float,
+        a: RangeArgs, counter: bool, per_second: bool,
     ) -> tuple[list[float | None], int]:
         """rate(), increase(), delta(): each series' value (None for none) and how many have none.
 
@@ -172,8 +175,6 @@ class RangeCall(Node):
         if not n_series or clean is None or clean[0] is not all_series or start < clean[1] or end < clean[2]:
             return self._one_by_one(all_series, range(n_series), [None] * n_series, start, end, a, per_second)
         was = clean[3]
-        tss = list(map(_TS, all_series))
-        vss = list(map(_VS, all_series))
         try:
             newest = list(map(_LAST, tss))
             before = list(map(_SECOND_LAST, tss))
@@ -261,8 +262,6 @@ class RangeCall(Node):
 
 
 _NAN = math.nan
-_TS = attrgetter("ts")
-_VS = attrgetter("vs")
 _LAST = itemgetter(-1)
 _SECOND_LAST = itemgetter(-2)
 

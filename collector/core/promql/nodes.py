@@ -70,11 +70,14 @@ class LabelMap:
     remembers its last two inputs: a binary operator maps both its sides through one LabelMap.
     """
 
-    __slots__ = ("fn", "last_in", "last_out", "memo", "prev_in", "prev_out")
+    __slots__ = ("fn", "held", "last_in", "last_out", "memo", "prev_in", "prev_out")
 
     def __init__(self, fn: Callable[[Labels], Any]) -> None:
         self.fn = fn
-        self.memo: dict[int, tuple[Labels, Any]] = {}
+        # By id of the input dict: the dict (held, so that its id is not reused) and its result.
+        # Two dicts rather than one of pairs: no object per entry for the garbage collector.
+        self.held: dict[int, Labels] = {}
+        self.memo: dict[int, Any] = {}
         self.last_in: list[Labels] = []
         self.last_out: list[Any] = []
         self.prev_in: list[Labels] = []
@@ -93,23 +96,30 @@ class LabelMap:
         return out
 
     def _many(self, labels: list[Labels]) -> list[Any]:
-        memo = self.memo
+        memo, held = self.memo, self.held
         if len(memo) > 4 * len(labels) + 50_000:
             memo.clear()  # series come and go: forget what no longer turns up
+            held.clear()
         fn = self.fn
-        if not memo:
-            # Nothing to look up (the first evaluation): map, then remember, in C-level passes.
-            out = list(map(fn, labels))
-            memo.update(zip(map(id, labels), zip(labels, out, strict=True), strict=True))
+        ids = list(map(id, labels))
+        if memo:
+            if list(map(held.get, ids)) == labels:
+                return list(map(memo.__getitem__, ids))  # every one seen before
+            out = []
+            append = out.append
+            for lb, i in zip(labels, ids, strict=True):
+                if held.get(i) is lb:
+                    append(memo[i])
+                else:
+                    r = fn(lb)
+                    held[i] = lb
+                    memo[i] = r
+                    append(r)
             return out
-        out = []
-        append = out.append
-        for lb in labels:
-            hit = memo.get(id(lb))
-            if hit is None or hit[0] is not lb:
-                hit = (lb, fn(lb))
-                memo[id(lb)] = hit
-            append(hit[1])
+        # Nothing to look up (the first evaluation): map, then remember, in C-level passes.
+        out = list(map(fn, labels))
+        held.update(zip(ids, labels, strict=True))
+        memo.update(zip(ids, out, strict=True))
         return out
 
 
@@ -191,9 +201,9 @@ class VectorSelector(Node):
         self._labels: list[Labels] = []
 
     def compute(self, ctx: Context) -> Vector:
-        series = self.selector.select(ctx.window)
+        series, tss, vss = self.selector.arrays(ctx.window)
         at = ctx.t - self.offset
-        newest = newest_samples(series, at, ctx.lookback)
+        newest = newest_samples(tss, vss, at, ctx.lookback)
         if newest is not None:
             # Every series has a sample: the labels are the selection's, the same list as last
             # time while the selection is (so the next node's memo on that list hits as well).

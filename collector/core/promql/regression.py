@@ -221,19 +221,19 @@ class RangeFits:
         self._fits: list[SlidingFit | None] = []
 
     def lines(
-        self, window: RecentWindow, all_series: list[Series], start: float, end: float, t: float
+        self, window: RecentWindow, all_series: list[Series], tss: list[array], vss: list[array],
+        start: float, end: float, t: float,
     ) -> list[Line]:
         """Per series over ``[start, end]``: the fitted (slope, value at ``t``) over a long range,
         () for a long range with too few distinct times, or None where the range is short enough
-        to fit exactly."""
+        to fit exactly. ``tss`` and ``vss`` are the series' time and value arrays."""
         if all_series is not self._series:
             self._series = all_series
             self._fits = [None] * len(all_series)
         fits = self._fits
         out: list[Line] = []
         add = out.append
-        for i, series in enumerate(all_series):
-            ts = series.ts
+        for i, ts in enumerate(tss):
             n = len(ts)
             hi = n if n and ts[n - 1] <= end else bisect_right(ts, end)
             lo = bisect_left(ts, start, 0, hi)
@@ -242,7 +242,7 @@ class RangeFits:
                 continue
             fit = fits[i]
             if fit is None:
-                fit = FITS.fit(window, series, self.range, self.offset)
+                fit = FITS.fit(window, all_series[i], self.range, self.offset)
                 fits[i] = fit
             cur_lo = fit.lo
             if (
@@ -251,7 +251,7 @@ class RangeFits:
             ):
                 # One sample in, one out since the last evaluation (the steady case), neither of
                 # them nor the new first one a stale marker: move the sums along here.
-                vs = series.vs
+                vs = vss[i]
                 a, b, d = vs[cur_lo], vs[lo], vs[hi - 1]
                 if a == a and b == b and d == d:
                     t0, y0 = fit.t0, fit.y0

@@ -88,6 +88,7 @@ class SeriesSelector:
         self._verdicts: list[dict[str, bool]] = [{} for _ in self.matchers]
         self._generation = -1
         self._last_selected: list[Series] = []
+        self._arrays: tuple[list[array], list[array]] | None = None
 
     def candidates(self, window: RecentWindow) -> Iterable[Series]:
         if self.name is not None:
@@ -102,7 +103,17 @@ class SeriesSelector:
             return self._last_selected
         selected = self._select(list(self.candidates(window)))
         self._generation, self._last_selected = generation, selected
+        self._arrays = None
         return selected
+
+    def arrays(self, window: RecentWindow) -> tuple[list[Series], list[array], list[array]]:
+        """The selection and its series' time and value arrays, as columns kept with it (a
+        series keeps its arrays for life), so that a pass over them need not visit each series."""
+        selected = self.select(window)
+        arrays = self._arrays
+        if arrays is None:
+            arrays = self._arrays = (list(map(_TS, selected)), list(map(_VS, selected)))
+        return selected, arrays[0], arrays[1]
 
     def _select(self, candidates: list[Series]) -> list[Series]:
         if not self.matchers or not candidates:
@@ -167,24 +178,24 @@ _LAST = itemgetter(-1)
 
 
 def newest_samples(
-    series: list[Series], t: float, lookback: float
+    tss: list[array], vss: list[array], t: float, lookback: float
 ) -> tuple[list[float], list[float]] | None:
-    """``instant_samples`` in C-level passes, for the usual case: every series' newest sample lies
-    in ``[t - lookback, t]`` and none is a stale marker. Returns (values, times), or None when that
-    is not so (or unknown) and the series must be looked at one by one."""
-    if not series:
+    """``instant_samples`` in C-level passes over the series' arrays, for the usual case: every
+    series' newest sample lies in ``[t - lookback, t]`` and none is a stale marker. Returns
+    (values, times), or None when that is not so (or unknown) and the series must be looked at
+    one by one."""
+    if not tss:
         return None
     times: list[float] = []
     values: list[float] = []
-    # A chunk at a time, so that the series a chunk reads are still in the CPU's cache when its
+    # A chunk at a time, so that the arrays a chunk reads are still in the CPU's cache when its
     # values are read after its times.
-    for i in range(0, len(series), _CHUNK):
-        chunk = series[i:i + _CHUNK]
+    for i in range(0, len(tss), _CHUNK):
         try:
-            times += map(_LAST, map(_TS, chunk))
+            times += map(_LAST, tss[i:i + _CHUNK])
         except IndexError:  # a series without samples
             return None
-        values += map(_LAST, map(_VS, chunk))
+        values += map(_LAST, vss[i:i + _CHUNK])
     if max(times) > t or min(times) < t - lookback:
         return None
     total = sum(values)
