@@ -7,6 +7,8 @@ import random
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from collector.core.promql import compile_expr
 from collector.core.promql.regression import LONG_RANGE
@@ -109,3 +111,49 @@ def test_a_long_range_of_one_infinite_value_fits_to_nan_as_a_short_one_does() ->
     for text in ("deriv(g[1h])", "predict_linear(g[1h], 60)", "deriv(g[5m])", "predict_linear(g[5m], 60)"):
         (got,) = compile_expr(text).evaluate(window, t)  # type: ignore[misc]
         assert math.isnan(got.value), text
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.integers(min_value=0, max_value=2**32),
+    st.sampled_from([5e10, 1e3, 0.0, -7e9]),
+    st.sampled_from([0.0, -1e4, 2.5e4]),
+    st.integers(min_value=0, max_value=899),
+    st.sampled_from([3e6, 3.0]),
+)
+def test_shorter_ranges_set_up_from_a_longer_ones_passes_agree_with_exact_fits(
+    seed: int, level: float, drift: float, jump_at: int, noise: float
+) -> None:
+    # A first evaluation fits the 3 h range and, from the same passes, the 1 h and 40 min ones
+    # of the same series; each must agree with the exact fit of its own samples, then and after
+    # the ranges have slid along. A jump somewhere makes some shorter ranges badly conditioned
+    # relative to the longer one's origin: those are summed afresh.
+    rng = random.Random(seed)
+    t0 = 1_700_000_000.0
+    values, v = [], level
+    for i in range(900):
+        v += rng.uniform(-noise, noise) + drift + (1e9 if i == jump_at else 0.0)
+        values.append(v)
+    window = RecentWindow(retention=1e9)
+    for i in range(800):
+        window.append("h", "g", {"host": "h"}, t0 + 15.0 * i, values[i])
+    ranges = (10800, 3600, 2400)
+    exprs = [compile_expr(f"predict_linear(g[{r}s], 600)") for r in ranges]
+    slopes = [compile_expr(f"deriv(g[{r}s])") for r in ranges]
+    for k in range(800, 900, 7):
+        for i in range(max(800, k - 7), k):
+            window.append("h", "g", {"host": "h"}, t0 + 15.0 * i, values[i])
+        at = t0 + 15.0 * (k - 1)
+        for r, e in zip(ranges, exprs, strict=True):
+            inside = [(t0 + 15.0 * i, values[i]) for i in range(k) if at - r <= t0 + 15.0 * i]
+            slope, value = _reference_fit([a for a, _ in inside], [b for _, b in inside], at)
+            (got,) = e.evaluate(window, at)  # type: ignore[misc]
+            assert got.value == pytest.approx(slope * 600 + value, rel=1e-9, abs=1e-6), (r, k)
+        for r, d in zip(ranges, slopes, strict=True):
+            inside = [(t0 + 15.0 * i, values[i]) for i in range(k) if at - r <= t0 + 15.0 * i]
+            slope, _ = _reference_fit([a for a, _ in inside], [b for _, b in inside], at)
+            (got,) = d.evaluate(window, at)  # type: ignore[misc]
+            # To a millionth of the slope the noise alone could show, or what the values' own
+            # rounding (at the level, or after the jump) allows over the range.
+            tolerance = (1e-6 * noise + 100 * math.ulp(max(abs(level), 2e9))) / r
+            assert got.value == pytest.approx(slope, rel=1e-9, abs=tolerance), (r, k)

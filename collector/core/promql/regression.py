@@ -20,8 +20,10 @@ import math
 import operator
 from array import array
 from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
 from itertools import compress, repeat
-from weakref import WeakKeyDictionary
+from typing import ClassVar
+from weakref import WeakKeyDictionary, WeakSet
 
 from collector.core.promql.scan import CHANGED, CHECKED, marks
 from collector.core.window import RecentWindow, Series
@@ -49,9 +51,10 @@ class SlidingFit:
         self.updates = 0
         self.lo = self.hi = 0  # the series' sample indices last covered, valid while ts[lo] is first_t
 
-    def rebuild(self, lo: int, hi: int) -> None:
+    def rebuild(self, lo: int, hi: int, shorter: Sequence[tuple[int, SlidingFit]] = ()) -> None:
         """The sums from the samples ``lo:hi``, in C-level passes (plain sums: the sliding updates
-        that follow round as much)."""
+        that follow round as much). ``shorter``: fits of the same series over ``lo':hi`` (a later
+        start, the same end) to set up from the same passes (see _suffix)."""
         self.lo, self.hi = lo, hi
         s = self.series
         ts = s.ts[lo:hi]
@@ -73,10 +76,42 @@ class SlidingFit:
         self.n = float(len(us))
         self.su = sum(us)
         self.sy = sum(ys)
-        self.suy = sum(map(operator.mul, us, ys))
+        if shorter and len(vs) == hi - lo:
+            uys = list(map(operator.mul, us, ys))
+            self.suy = sum(uys)
+            for sub_lo, fit in shorter:
+                fit._suffix(sub_lo, hi, sub_lo - lo, us, ys, uys)
+        else:
+            self.suy = sum(map(operator.mul, us, ys))
+            for sub_lo, fit in shorter:
+                fit.rebuild(sub_lo, hi)
         # Σu² as the square of the Euclidean norm: one C-level pass, to within an ulp or two.
         self.suu = math.hypot(*us) ** 2
         self.first_t, self.last_t = ts[0], ts[-1]
+
+    def _suffix(self, lo: int, hi: int, k: int, us: list[float], ys: list[float], uys: list[float]) -> None:
+        """The sums over the samples ``lo:hi`` (no stale marker among them) from the elements of a
+        longer range's rebuild that ends at ``hi``, ``k`` of them before ``lo``: summed as they
+        are, then moved to this fit's own origin (its first sample), unless the move would cancel
+        too many digits, when the samples are summed afresh."""
+        usub, ysub = us[k:], ys[k:]
+        d, e = usub[0], ysub[0]  # this fit's origin from the longer fit's
+        width, low, high = usub[-1] - d, min(ysub), max(ysub)
+        if not (0 < 16 * width >= d and high > low and max(high, -low) <= 1000 * (high - low)):
+            self.rebuild(lo, hi)
+            return
+        n = float(len(usub))
+        su, sy, suy = sum(usub), sum(ysub), sum(uys[k:])
+        suu = math.hypot(*usub) ** 2
+        s = self.series
+        self.lo, self.hi, self.updates = lo, hi, 0
+        self.t0, self.y0 = s.ts[lo], s.vs[lo]
+        self.n = n
+        self.su = su - n * d
+        self.sy = sy - n * e
+        self.suy = suy - e * su - d * sy + n * d * e
+        self.suu = suu - 2 * d * su + n * d * d
+        self.first_t, self.last_t = s.ts[lo], s.ts[hi - 1]
 
     def slide(self, lo: int, hi: int) -> None:
         """Make the sums cover the series' samples ``lo:hi``."""
@@ -212,13 +247,24 @@ FITS = FitStore()
 
 
 class RangeFits:
-    """One range selector's fits, in the order of its series, looked up again only when those change."""
+    """One range selector's fits, in the order of its series, looked up again only when those change.
+
+    A fit made afresh also sets up the fresh fits of the same series over the shorter ranges
+    (same offset) that other live RangeFits fit, from the same passes over the samples: the
+    predictions over 6 h, 2 h and 1 h of one filesystem read its samples once on a first round.
+    """
+
+    _live: ClassVar[WeakSet[RangeFits]] = WeakSet()
 
     def __init__(self, range_s: float, offset: float) -> None:
         self.range = range_s
         self.offset = offset
         self._series: list[Series] = []
         self._fits: list[SlidingFit | None] = []
+        RangeFits._live.add(self)
+
+    def _shorter(self) -> list[float]:
+        return sorted({f.range for f in RangeFits._live if f.offset == self.offset and f.range < self.range})
 
     def lines(
         self, window: RecentWindow, all_series: list[Series], tss: list[array], vss: list[array],
@@ -233,6 +279,7 @@ class RangeFits:
         fits = self._fits
         out: list[Line] = []
         add = out.append
+        shorter: list[float] | None = None
         for i, ts in enumerate(tss):
             n = len(ts)
             hi = n if n and ts[n - 1] <= end else bisect_right(ts, end)
@@ -244,6 +291,18 @@ class RangeFits:
             if fit is None:
                 fit = FITS.fit(window, all_series[i], self.range, self.offset)
                 fits[i] = fit
+            if fit.first_t == math.inf:
+                if shorter is None:
+                    shorter = self._shorter()
+                if shorter:
+                    subs = []
+                    for r in shorter:
+                        sub_lo = bisect_left(ts, end - r, lo, hi)
+                        if hi - sub_lo > LONG_RANGE:
+                            sub = FITS.fit(window, all_series[i], r, self.offset)
+                            if sub.first_t == math.inf:
+                                subs.append((sub_lo, sub))
+                    fit.rebuild(lo, hi, subs)
             cur_lo = fit.lo
             if (
                 hi - fit.hi == 1 and lo - cur_lo == 1 and fit.updates < REBUILD_AFTER
