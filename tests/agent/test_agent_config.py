@@ -5,12 +5,14 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.config import AgentConfig, load_config, parse_config
+from agent.cli import _plain_run
+from agent.config import AgentConfig, load_config, parse_config, split_url
 from agent.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -130,3 +132,50 @@ def test_durations_with_units(value: float, unit: tuple[str, float]) -> None:
                                                 ("MiB", 2**20), ("GB", 10**9)]))
 def test_sizes_with_units(n: int, unit: tuple[str, int]) -> None:
     assert parse_config({"spool": {"max_bytes": f"{n}{unit[0]}"}}).spool.max_bytes == n * unit[1]
+
+
+def test_the_daemon_reads_the_same_config_through_its_child_parser(tmp_path: Path) -> None:
+    """`run` parses the YAML in a forked child (the parser never enters its memory): same result,
+    same errors, also for values only the in-process parser can carry (a date)."""
+    example = ROOT / "deploy" / "agent.yaml"
+    assert load_config(example, parse_apart=True) == load_config(example)
+    for text in ("interval: [1\n", "interval: 2024-01-01\n", "state_dir: !!binary aGk=\n"):
+        f = tmp_path / "agent.yaml"
+        f.write_text(text)
+        with pytest.raises(ConfigError) as apart:
+            load_config(f, parse_apart=True)
+        with pytest.raises(ConfigError) as here:
+            load_config(f)
+        assert str(apart.value) == str(here.value)
+
+
+@pytest.mark.parametrize("url", [
+    "https://Collector.Example:8443", "http://127.0.0.1:8080/base/path?x=1#f", "https://user:pw@h.example/p",
+    "https://[::1]:443/x", "https://[fe80::1]", "HTTPS://h", "https://h:", "https://h/p#frag?x",
+    "https://h?q/x", "https://h:0/",
+])
+def test_urls_are_split_as_urllib_splits_them(url: str) -> None:
+    parts = urlsplit(url)
+    assert split_url(url) == (parts.scheme, parts.hostname, parts.port, parts.path)
+
+
+@pytest.mark.parametrize("url", ["https://", "https://:80", "ftp://h", "https://h:99999", "https://h:abc",
+                                 "collector:8443", "https://h x", "https://[zz::1]/"])
+def test_what_is_not_an_http_url_is_refused(url: str) -> None:
+    with pytest.raises(ValueError, match=r"URL|port"):
+        split_url(url)
+
+
+@pytest.mark.parametrize(("argv", "plain"), [
+    (["run"], (True, None)),
+    (["run", "--config", "/etc/a.yaml"], (True, "/etc/a.yaml")),
+    (["run", "--config=/etc/a.yaml"], (True, "/etc/a.yaml")),
+    (["run", "--conf", "/etc/a.yaml"], (False, None)),  # argparse's abbreviation: left to argparse
+    (["run", "--config"], (False, None)),
+    (["run", "--config", "-h"], (False, None)),
+    (["once"], (False, None)),
+    ([], (False, None)),
+])
+def test_run_is_recognised_without_argparse_and_the_rest_goes_to_it(argv: list[str],
+                                                                   plain: tuple[bool, str | None]) -> None:
+    assert _plain_run(argv) == plain
