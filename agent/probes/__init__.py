@@ -1,4 +1,4 @@
-"""Host probes: node_exporter's series for the same figures, read through psutil.
+"""Host probes: node_exporter's series for the same figures, from /proc on Linux (psutil elsewhere).
 
 Each module exposes ``collect(out, ...)`` that appends ``Sample``s to ``out``. Names,
 labels and units are node_exporter's (``node_*``); series only upkeep has start ``upkeep_``.
