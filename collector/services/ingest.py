@@ -36,6 +36,7 @@ from collector.store.inventory import (
     hosts,
     list_hosts,
     set_number,
+    token_owners,
 )
 from collector.store.tokens import hash_token
 
@@ -45,6 +46,7 @@ MISSED_INTERVALS = 3
 MAX_PENDING_REPORTS = 50_000
 MAX_DEFERRED_JOBS = 20_000
 REBUILD_CHUNK = 2000
+MAX_CACHED_TOKENS = 200_000
 _TOKEN_SQL = {
     "sqlite": "SELECT id, token_hash FROM hosts WHERE token_hash = ?",
     "postgresql": "SELECT id, token_hash FROM hosts WHERE token_hash = %s",
@@ -165,7 +167,7 @@ class IngestService:
                     raise Unauthorized("unknown or revoked host token")
             host_id = row[0]
             with self._lookup_lock:
-                if len(self._by_token) > 200_000:
+                if len(self._by_token) > MAX_CACHED_TOKENS:
                     self._by_token.clear()
                 if gen == self._token_gen:
                     self._by_token[digest] = host_id
@@ -264,8 +266,19 @@ class IngestService:
         """Load the inventory and start the writer; the window is rebuilt by ``rebuild_loop``
         (or ``rebuild_window``) while ingest already runs."""
         self.load_hosts()
+        self._preload_tokens()
         self.rebuilding = True
         self.writer.start()
+
+    def _preload_tokens(self) -> None:
+        """Every host's token lookup at once, so that after a start the fleet's first requests
+        (thousands within one interval) do not each query the store on the event loop."""
+        with self.ctx.engine.connect() as conn:
+            gen = get_number(conn, "auth_generation")  # before the map: a later revocation re-checks
+            owners = token_owners(conn, MAX_CACHED_TOKENS)
+        with self._lookup_lock:
+            self._by_token = owners
+            self._token_gen = gen
 
     def _replay(self, reps: list[reportlog.LoggedReport]) -> None:
         window = self.ctx.window

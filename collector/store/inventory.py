@@ -236,6 +236,16 @@ def bump_generation(conn: Connection, key: str) -> None:
         conn.execute(insert(store_meta).values(key=f"{key}_generation", value=1))
 
 
+def token_owners(conn: Connection, limit: int) -> dict[str, str]:
+    """Token hash -> host id of hosts that are not revoked (at most ``limit``)."""
+    rows = conn.execute(
+        select(hosts.c.token_hash, hosts.c.id)
+        .where(hosts.c.token_hash.is_not(None), hosts.c.status != "revoked")
+        .limit(limit)
+    )
+    return {r.token_hash: r.id for r in rows}
+
+
 def valid_tokens(conn: Connection, pairs: set[tuple[str, str]]) -> set[tuple[str, str]]:
     """Those (host id, token hash) pairs that still authenticate: the host holds that token
     and is not revoked."""

@@ -234,3 +234,35 @@ def test_a_re_issued_token_refuses_the_old_one_in_the_same_batch(
     assert (_stored(ingest_ctx, aid), _stored(ingest_ctx, other_aid)) == (0, 1)
     assert seen
     assert seen[-1] > stale.generation
+
+
+def test_after_a_start_known_tokens_need_no_query(store_config: CollectorConfig, clock: FixedClock) -> None:
+    """The fleet's first requests after a start are answered from the token map loaded at start;
+    a revocation after the start is still refused at commit."""
+    from sqlalchemy import event
+
+    from collector.errors import Unauthorized
+    from tests.collector.conftest import make_ingest_context
+
+    first = make_ingest_context(store_config, clock)
+    aid, token = _enroll(first, hostname="app-01")
+    other_aid, other_token = _enroll(first, hostname="app-02")
+    first.close()
+
+    ctx = make_ingest_context(store_config, clock)  # a restarted collector
+    try:
+        svc: IngestService = ctx.area("ingest")
+        svc.startup()
+        statements: list[str] = []
+        event.listen(ctx.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+        caller = svc.authenticate(token)
+        assert statements == []
+        assert caller.host.name == "app-01"
+        with ctx.engine.begin() as conn:
+            inventory.revoke_host(conn, svc.authenticate(other_token).host.id, clock.now().timestamp())
+        now = clock.now().timestamp()
+        with pytest.raises(Unauthorized):
+            _push(ctx, other_token, [report(other_aid, 1, now)], now)
+        assert _push(ctx, token, [report(aid, 1, now)], now) == [True]
+    finally:
+        ctx.close()
