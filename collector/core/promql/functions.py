@@ -117,45 +117,48 @@ class RangeCall(Node):
     ) -> tuple[list[float | None], int]:
         """Each series' value (None for none), from its samples in the range or its long fit; and
         how many have none."""
-        fn = self.fn
-        deriv = self.name == "deriv"
-        flat = _FLAT.get(self.name)
-        values: list[float | None] = []
-        add = values.append
-        for i, s in enumerate(all_series):
-            if lines is not None:
-                line = lines[i]
-                if line is not None:  # a long range, fitted by sliding sums
-                    add((line[0] if deriv else line[0] * args.params[0] + line[1]) if line else None)
-                    continue
-            # range_samples, inlined: this loop runs for every series of every range in the pack.
-            ts = s.ts
-            n = len(ts)
-            if not n:
-                add(None)
-                continue
-            hi = n if ts[n - 1] <= end else bisect_right(ts, end)
-            lo = bisect_left(ts, start, 0, hi)
-            if lo >= hi:
-                add(None)
-                continue
-            mk = s.marks
-            if mk is None or mk[CHECKED] != ts[n - 1]:
-                mk = marks(s)
-            first_t = ts[lo]
-            if mk[STALE] < first_t:
-                if flat is not None and mk[CHANGED] <= first_t:
-                    # One value throughout the range: changes() and resets() are 0, min and max it.
-                    add(s.vs[lo] if flat else 0.0)
-                    continue
-                tss, vss = ts[lo:hi], s.vs[lo:hi]
+        if lines is None:
+            values = [self._exact(s, start, end, args) for s in all_series]
+        else:
+            # From the fitted lines alone, without visiting the series (their objects lie all
+            # over the heap): those whose range is short are fitted exactly afterwards.
+            if self.name == "deriv":
+                values = [line[0] if line else None for line in lines]
             else:
-                tss, vss = range_samples(s, start, end)
-                if not vss:
-                    add(None)
-                    continue
-            add(fn(tss, vss, args))
+                ahead = args.params[0]
+                values = [line[0] * ahead + line[1] if line else None for line in lines]
+            if None in lines:
+                for i, line in enumerate(lines):
+                    if line is None:
+                        values[i] = self._exact(all_series[i], start, end, args)
         return values, values.count(None)
+
+    def _exact(self, s: Series, start: float, end: float, args: RangeArgs) -> float | None:
+        """The function over the series' samples in the range; None for none."""
+        # range_samples, inlined: this runs for every series of every range in the pack.
+        ts = s.ts
+        n = len(ts)
+        if not n:
+            return None
+        hi = n if ts[n - 1] <= end else bisect_right(ts, end)
+        lo = bisect_left(ts, start, 0, hi)
+        if lo >= hi:
+            return None
+        mk = s.marks
+        if mk is None or mk[CHECKED] != ts[n - 1]:
+            mk = marks(s)
+        first_t = ts[lo]
+        if mk[STALE] < first_t:
+            flat = _FLAT.get(self.name)
+            if flat is not None and mk[CHANGED] <= first_t:
+                # One value throughout the range: changes() and resets() are 0, min and max it.
+                return s.vs[lo] if flat else 0.0
+            tss, vss = ts[lo:hi], s.vs[lo:hi]
+        else:
+            tss, vss = range_samples(s, start, end)
+            if not vss:
+                return None
+        return self.fn(tss, vss, args)
 
     def _extrapolated(
         self, all_series: list[Series], tss: list[array], vss: list[array], start: float, end: float,
