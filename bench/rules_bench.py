@@ -225,6 +225,17 @@ def measure(
     return cold, statistics.median(warm), alerts
 
 
+def measure_size(exprs: list[CompiledExpr], n: int, repeat: int) -> tuple[int, int, int, float, float, int]:
+    """Hosts, series, samples, the first round and the steady one for a window of ``n`` hosts."""
+    shapes = Shapes()
+    window = build_window(n, shapes)
+    series, samples = window.series_count(), window.sample_count()
+    # As the collector's rule loop does once the window has grown (collector/services/heap.py).
+    HeapSettler().maybe_settle(series, 0.0)
+    cold, warm, alerts = measure(exprs, window, shapes, repeat)
+    return n, series, samples, cold, warm, alerts
+
+
 # -- the peer: Prometheus' own engine over the same series -------------------------------------
 
 def _openmetrics(window: RecentWindow, path: Path) -> None:
@@ -315,6 +326,7 @@ def main() -> int:
     parser.add_argument(
         "--peer-hosts", type=int, default=100, help="hosts for the side-by-side run with Prometheus; 0: none"
     )
+    parser.add_argument("--measure-one", type=int, default=0, help=argparse.SUPPRESS)  # one size, as JSON
     args = parser.parse_args()
     sizes = [int(x) for x in args.hosts.split(",")]
     texts, source = load_rules()
@@ -325,20 +337,23 @@ def main() -> int:
             compiled.append(compile_expr(t))
         except PromQLError as e:
             refused.append(f"{t.strip()[:60]!r}: {e}")
+    if args.measure_one:
+        print(json.dumps(measure_size(compiled, args.measure_one, args.repeat)))
+        return 0
     rows: list[tuple[int, int, int, float, float, int]] = []
     load = os.getloadavg()
     for n in sizes:
-        shapes = Shapes()
-        window = build_window(n, shapes)
-        series, samples = window.series_count(), window.sample_count()
-        # As the collector's rule loop does once the window has grown (collector/services/heap.py).
-        HeapSettler().maybe_settle(series, 0.0)
-        cold, warm, alerts = measure(compiled, window, shapes, args.repeat)
+        # Each size in a process of its own, as a collector has one window: in one process the
+        # later sizes would run on a heap laid out by the earlier ones, with expressions whose
+        # caches were built over another window.
+        out = subprocess.run(
+            [sys.executable, __file__, "--measure-one", str(n), "--repeat", str(args.repeat)],
+            check=True, capture_output=True, text=True,
+        )
+        n, series, samples, cold, warm, alerts = json.loads(out.stdout.strip().splitlines()[-1])
         rows.append((n, series, samples, cold, warm, alerts))
         print(f"{n:>6} hosts  {series:>8} series  first {cold * 1000:9.1f} ms  then {warm * 1000:9.1f} ms"
               f"  ({alerts} alerts)", flush=True)
-        del window, shapes
-        gc.collect()
     base = rows[0][4] / rows[0][0]
     lines = [
         "<!-- bench:rules -->",
@@ -350,7 +365,8 @@ def main() -> int:
         "marks are cold. *Steady*: median of the next",
         f"{args.repeat} rounds, each after one new sample per series (as every 15 s in operation).",
         f"{len(SERIES_KINDS)} series per host, 15 s samples (6 h for the filesystem series the predictions",
-        "read, 35 min for the rest). Growth: steady time per host relative to the smallest size",
+        "read, 35 min for the rest); each size in a process of its own. Growth: steady time per host",
+        "relative to the smallest size",
         "(1.00 = linear). Times are CPU time of the evaluating process (time.process_time): the",
         "machine's 2 cores were shared with other work while measured, which inflates wall time",
         f"(load average {load[0]:.1f} before, {os.getloadavg()[0]:.1f} after; CPU time suffers too, through",
