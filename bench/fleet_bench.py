@@ -628,6 +628,11 @@ def main() -> int:
     return 0
 
 
+def _ms(value: float | None) -> str:
+    """A latency cell: '-' when no report due while measured was answered at all."""
+    return "-" if value is None or value != value else f"{value:.1f}"
+
+
 def render(rows: list[tuple[int, dict[str, Any], dict[str, Any] | None]], args: argparse.Namespace) -> str:
     cmd = (
         "python bench/fleet_bench.py --hosts "
@@ -652,7 +657,7 @@ def render(rows: list[tuple[int, dict[str, Any], dict[str, Any] | None]], args: 
         "its series).",
         "Reports/s: answers given while measured. Latency: from the moment a report was due to its",
         "answer (median, p99), over the reports due while measured; a target that fell behind during",
-        "warm-up carries that lag.",
+        "warm-up carries that lag ('-': none of the reports due while measured was answered).",
         "",
         "| hosts | offered/s | upkeep stored/s | p50 ms | p99 ms | server mean ms | peak RSS MB |"
         " all acked stored once | pushgateway pushes/s | p50 ms | p99 ms | RSS MB | upkeep / pushgateway |"
@@ -667,7 +672,7 @@ def render(rows: list[tuple[int, dict[str, Any], dict[str, Any] | None]], args: 
             f"| {n} | {up['offered_per_s']:.0f} | {up['reports_per_s']:.0f} | {up['p50_ms']:.1f}"
             f" | {up['p99_ms']:.1f} | {up.get('server_mean_ms', float('nan')):.1f}"
             f" | {up['peak_rss_mb']:.0f} | {ok} | {g.get('reports_per_s', float('nan')):.0f}"
-            f" | {g.get('p50_ms', float('nan')):.1f} | {g.get('p99_ms', float('nan')):.1f}"
+            f" | {_ms(g.get('p50_ms'))} | {_ms(g.get('p99_ms'))}"
             f" | {g.get('peak_rss_mb', float('nan')):.0f} | {ratio}"
             f" | {up.get('loadavg_1m', float('nan')):.1f} |"
         )
