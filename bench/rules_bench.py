@@ -436,10 +436,13 @@ def _version(binary: str) -> str:
     return words[2] if len(words) > 2 else "?"
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace this benchmark's section of BENCHMARKS.md, leaving every other section as it is."""
+def write_section(path: Path, section: str, name: str = "rules") -> None:
+    """Replace the section ``name`` of BENCHMARKS.md (``section`` carries its own markers, or gets
+    them when it has none), leaving every other section as it is."""
     text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    start, end = "<!-- bench:rules -->", "<!-- /bench:rules -->"
+    start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
+    if start not in section:
+        section = f"{start}\n{section.rstrip()}\n{end}"
     if start in text and end in text:
         before = text[: text.index(start)]
         after = text[text.index(end) + len(end):]
