@@ -142,7 +142,8 @@ async def serve_reports(ctx: AppContext, scope: Scope, receive: Receive, send: S
         parts = error_parts(exc)
         if parts is None:
             log.exception("ingest request failed")
-            parts = (500, error_body("internal error; the report was not stored"), {})
+            text = "internal error; send the report again (a repeat is never stored twice)"
+            parts = (500, error_body(text), {})
         status, payload, extra = parts
         body = orjson.dumps(payload)
     head = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
