@@ -8,6 +8,7 @@ run the same code.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,10 +38,14 @@ class AppContext:
     metrics: list[Any] = field(default_factory=list)
     # Called once when the server or command finishes, in reverse order.
     closers: list[Callable[[], None]] = field(default_factory=list)
+    # Set when closing starts: long housekeeping (rollups, retention) stops between its chunks,
+    # each its own transaction, so a shutdown never waits for a whole backlog to be folded.
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     def area(self, name: str) -> Any:
         return self.areas[name]
 
     def close(self) -> None:
+        self.stopping.set()
         while self.closers:
             self.closers.pop()()

@@ -390,12 +390,12 @@ def run_rollups(ctx: AppContext, now: float) -> int:
 
     Each chunk is its own transaction (the ingest writer gets the SQLite write lock in
     between), with the watermark moved in the same transaction, so a crash never folds a
-    report twice.
+    report twice, and a closing context (``ctx.stopping``) stops it between chunks.
     """
     del now  # rollups follow the log, not the clock; the argument keeps the scheduler's signature
     total = 0
     step = reportlog.ROLLUP_STEP
-    while True:
+    while not ctx.stopping.is_set():
         with ctx.engine.begin() as conn:
             mark = get_number(conn, "rollup_watermark")
             batch = reportlog.reports_after_id(conn, mark, ROLLUP_CHUNK)
@@ -422,19 +422,21 @@ def run_rollups(ctx: AppContext, now: float) -> int:
             reportlog.merge_rollups(conn, aggs)
             set_number(conn, "rollup_watermark", batch[-1].id)
             total += len(batch)
+    return total
 
 
 def run_retention(ctx: AppContext, now: float) -> tuple[int, int]:
     """Delete report-log rows older than ``retention.reports`` (once rolled up) and old rollups.
 
-    Deletes in small chunks so the ingest writer never waits long for SQLite's write lock.
+    Deletes in small chunks so the ingest writer never waits long for SQLite's write lock; a
+    closing context stops it between chunks.
     Returns (reports deleted, rollups deleted).
     """
     run_rollups(ctx, now)
     cutoff = now - ctx.config.retention.reports
     bucket_cutoff = int(now - ctx.config.retention.rollups)
     gone_reports = gone_rollups = 0
-    while True:
+    while not ctx.stopping.is_set():
         with ctx.engine.begin() as conn:
             mark = get_number(conn, "rollup_watermark")
             ids = list(

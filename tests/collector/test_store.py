@@ -159,6 +159,33 @@ def test_rollups_keep_min_max_avg_last_per_five_minutes(ingest_ctx: AppContext, 
     ]
 
 
+def test_a_closing_collector_stops_housekeeping_between_chunks(
+    ingest_ctx: AppContext, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Shutdown never waits for a whole rollup backlog: the fold stops after the chunk in hand
+    (its watermark committed with it), and the next run goes on from there."""
+    from collector.services import ingest as ingest_area
+
+    monkeypatch.setattr(ingest_area, "ROLLUP_CHUNK", 2)
+    aid, token = _enroll(ingest_ctx)
+    now = clock.now().timestamp()
+    assert all(_push(ingest_ctx, token, [report(aid, i, now - 100 + i) for i in range(1, 7)], now))
+    real = reportlog.merge_rollups
+
+    def merge_then_close(conn: object, aggs: object) -> None:
+        real(conn, aggs)  # type: ignore[arg-type]
+        ingest_ctx.stopping.set()  # the server began closing while this chunk was folded
+
+    monkeypatch.setattr(reportlog, "merge_rollups", merge_then_close)
+    assert run_rollups(ingest_ctx, now) == 2
+    assert run_retention(ingest_ctx, now + 10 * 86400) == (0, 0)  # stops before its first chunk
+    monkeypatch.setattr(reportlog, "merge_rollups", real)
+    ingest_ctx.stopping.clear()
+    assert run_rollups(ingest_ctx, now) == 4
+    ingest_ctx.close()
+    assert ingest_ctx.stopping.is_set()
+
+
 def test_retention_drops_old_reports_and_rollups(ingest_ctx: AppContext, clock: FixedClock) -> None:
     aid, token = _enroll(ingest_ctx)
     now = clock.now().timestamp()
