@@ -47,14 +47,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from sections import write_section  # noqa: E402
+
 from agent.checks.runner import CheckRunner  # noqa: E402
 from agent.collection import Collection  # noqa: E402
 from agent.config import AgentConfig  # noqa: E402
 from agent.report import encode_report  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
-BENCH_START = "<!-- bench:agent -->"
-BENCH_END = "<!-- /bench:agent -->"
 
 
 def free_port() -> int:
@@ -252,18 +252,6 @@ def floor_rss_mb(python: Path, code: str) -> float:
     return int(out.stdout) / 1024
 
 
-def write_section(text: str) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    old = path.read_text() if path.exists() else "# Benchmarks\n"
-    block = f"{BENCH_START}\n{text.rstrip()}\n{BENCH_END}"
-    if BENCH_START in old and BENCH_END in old:
-        head, rest = old.split(BENCH_START, 1)
-        new = head + block + rest.split(BENCH_END, 1)[1]
-    else:
-        new = old.rstrip() + "\n\n" + block + "\n"
-    path.write_text(new)
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=300)
@@ -365,7 +353,7 @@ def main() -> int:
     text = "\n".join(lines)
     print(text)
     if not args.no_write:
-        write_section(text)
+        write_section("agent", text)
     return 0
 
 

@@ -34,6 +34,8 @@ import orjson
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from sections import write_section  # noqa: E402
+
 PUSHGATEWAY = "/usr/bin/prometheus-pushgateway"
 INTERVAL = 15.0
 
@@ -561,20 +563,6 @@ def bench_pushgateway(n: int, args: argparse.Namespace) -> dict[str, Any] | None
         shutil.rmtree(root, ignore_errors=True)
 
 
-MARK_BEGIN, MARK_END = "<!-- bench:ingest -->", "<!-- /bench:ingest -->"
-
-
-def write_section(text: str) -> None:
-    path = REPO / "BENCHMARKS.md"
-    current = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    block = f"{MARK_BEGIN}\n{text.rstrip()}\n{MARK_END}"
-    if MARK_BEGIN in current and MARK_END in current:
-        head, rest = current.split(MARK_BEGIN, 1)
-        _, tail = rest.split(MARK_END, 1)
-        current = head + block + tail
-    else:
-        current = current.rstrip() + "\n\n" + block + "\n"
-    path.write_text(current, encoding="utf-8")
 
 
 def main() -> int:
@@ -607,7 +595,7 @@ def main() -> int:
         ]
         ups = [r for r in runs if r["target"] == "upkeep"]
         gws = {r["hosts"]: r for r in runs if r["target"] == "pushgateway"}
-        write_section(render([(u["hosts"], u, gws.get(u["hosts"])) for u in ups], args))
+        write_section("ingest", render([(u["hosts"], u, gws.get(u["hosts"])) for u in ups], args))
         return 0
     if args.generator:
         # A file, not stdout: the result is larger than a pipe buffer, and the parent only
@@ -624,7 +612,7 @@ def main() -> int:
             print(json.dumps(gw), flush=True)
         rows.append((n, up, gw))
     if args.write:
-        write_section(render(rows, args))
+        write_section("ingest", render(rows, args))
     return 0
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shlex
 import statistics
 import subprocess
@@ -33,6 +32,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from sections import write_section  # noqa: E402
 
 from collector.app import build_context  # noqa: E402
 from collector.config import build_config  # noqa: E402
@@ -132,18 +133,6 @@ def time_ansible(ansible: Path, inventory: Path, forks: int, cmds: list[str], *,
     return time.perf_counter() - started
 
 
-def write_section(text: str) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    begin, end = "<!-- bench:playbook -->", "<!-- /bench:playbook -->"
-    current = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    block = f"{begin}\n{text.rstrip()}\n{end}"
-    if begin in current and end in current:
-        current = re.sub(re.escape(begin) + r".*?" + re.escape(end), lambda _m: block, current, flags=re.S)
-    else:
-        current = current.rstrip() + "\n\n" + block + "\n"
-    path.write_text(current, encoding="utf-8")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hosts", type=int, default=50)
@@ -216,7 +205,7 @@ upkeep opens one exec channel per step on its one connection per host and stores
 """
     print(text)
     if not args.no_write:
-        write_section(text)
+        write_section("playbook", text)
     return 0
 
 

@@ -38,6 +38,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from sections import write_section  # noqa: E402
+
 from collector.core.promql import CompiledExpr, EvaluationCache, PromQLError, compile_expr  # noqa: E402
 from collector.core.window import RecentWindow, Series  # noqa: E402
 from collector.services.heap import HeapSettler  # noqa: E402
@@ -409,7 +411,7 @@ def main() -> int:
     section = "\n".join(lines)
     print(section)
     if not args.no_write:
-        write_section(ROOT / "BENCHMARKS.md", section)
+        write_section("rules", section)
     return 0
 
 
@@ -434,22 +436,6 @@ def _version(binary: str) -> str:
     out = subprocess.run([found, "--version"], capture_output=True, text=True, timeout=30)
     words = (out.stdout or out.stderr).split()
     return words[2] if len(words) > 2 else "?"
-
-
-def write_section(path: Path, section: str, name: str = "rules") -> None:
-    """Replace the section ``name`` of BENCHMARKS.md (``section`` carries its own markers, or gets
-    them when it has none), leaving every other section as it is."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
-    if start not in section:
-        section = f"{start}\n{section.rstrip()}\n{end}"
-    if start in text and end in text:
-        before = text[: text.index(start)]
-        after = text[text.index(end) + len(end):]
-        text = before + section + after
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -29,7 +29,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from fleet_bench import HostSim, sample_template  # noqa: E402
-from rules_bench import load_rules, write_section  # noqa: E402
+from rules_bench import load_rules  # noqa: E402
+from sections import write_section  # noqa: E402
 
 from collector.core.promql import EvaluationCache, compile_expr  # noqa: E402
 from collector.core.window import RecentWindow  # noqa: E402
@@ -132,7 +133,7 @@ def main() -> int:
     text = render(r, cmd)
     print(text)
     if args.write:
-        write_section(ROOT / "BENCHMARKS.md", text, name="memory")
+        write_section("memory", text)
     return 0
 
 
