@@ -33,10 +33,17 @@ BASE: dict[str, Any] = {
 
 @pytest.fixture
 def make_ctx(tmp_path: Path) -> Iterator[Callable[..., tuple[AppContext, FixedClock]]]:
+    yield from _contexts(tmp_path, {})
+
+
+def _contexts(
+    tmp_path: Path, storage: dict[str, Any]
+) -> Iterator[Callable[..., tuple[AppContext, FixedClock]]]:
+    """A factory of full contexts over one data directory (and ``storage``), closed afterwards."""
     made: list[AppContext] = []
 
     def make(extra: dict[str, Any] | None = None, start: datetime = START) -> tuple[AppContext, FixedClock]:
-        data = {**BASE, "data_dir": str(tmp_path / "data"), **(extra or {})}
+        data = {**BASE, "data_dir": str(tmp_path / "data"), **storage, **(extra or {})}
         clock = FixedClock(start)
         ctx = build_context(build_config(data), clock)
         made.append(ctx)
@@ -63,15 +70,4 @@ def backend_ctx(
     storage: dict[str, Any] = {}
     if request.param == "postgres":
         storage = {"storage": {"url": request.getfixturevalue("pg_server").create_database()}}
-    made: list[AppContext] = []
-
-    def make(extra: dict[str, Any] | None = None, start: datetime = START) -> tuple[AppContext, FixedClock]:
-        data = {**BASE, "data_dir": str(tmp_path / "data"), **storage, **(extra or {})}
-        clock = FixedClock(start)
-        ctx = build_context(build_config(data), clock)
-        made.append(ctx)
-        return ctx, clock
-
-    yield make
-    for ctx in made:
-        ctx.close()
+    yield from _contexts(tmp_path, storage)
