@@ -21,7 +21,6 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import orjson
 from sqlalchemy import bindparam, delete, select, update
 
 from collector.errors import Forbidden, Overloaded, RateLimited, Unauthorized
@@ -29,13 +28,13 @@ from collector.services import AppContext
 from collector.services.ingest_metrics import IngestMetrics
 from collector.services.ingest_parse import Report
 from collector.services.ingest_writer import GroupCommitWriter, Job
+from collector.services.rollups import run_rollups
 from collector.store import reportlog
 from collector.store.inventory import (
     Host,
     get_number,
     hosts,
     list_hosts,
-    set_number,
     token_owners,
 )
 from collector.store.tokens import hash_token
@@ -368,61 +367,6 @@ def sweep_heartbeats(ctx: AppContext, now: float) -> list[str]:
                 [{"hid": host.id} for host in down],
             )
     return [h.name for h in down]
-
-
-ROLLUP_CHUNK = 5000
-_LABEL_KEYS: dict[tuple[tuple[str, str], ...], str] = {}
-
-
-def _labels_key(labels: dict[str, str]) -> str:
-    """The rollups' text form of a label set (sorted JSON), cached: fleets repeat the same sets."""
-    items = tuple(labels.items())
-    key = _LABEL_KEYS.get(items)
-    if key is None:
-        key = orjson.dumps(labels, option=orjson.OPT_SORT_KEYS).decode()
-        if len(_LABEL_KEYS) < 200_000:
-            _LABEL_KEYS[items] = key
-    return key
-
-
-def run_rollups(ctx: AppContext, now: float) -> int:
-    """Fold report-log rows past the watermark into 5-minute rollups; returns reports folded.
-
-    Each chunk is its own transaction (the ingest writer gets the SQLite write lock in
-    between), with the watermark moved in the same transaction, so a crash never folds a
-    report twice, and a closing context (``ctx.stopping``) stops it between chunks.
-    """
-    del now  # rollups follow the log, not the clock; the argument keeps the scheduler's signature
-    total = 0
-    step = reportlog.ROLLUP_STEP
-    while not ctx.stopping.is_set():
-        with ctx.engine.begin() as conn:
-            mark = get_number(conn, "rollup_watermark")
-            batch = reportlog.reports_after_id(conn, mark, ROLLUP_CHUNK)
-            if not batch:
-                return total
-            aggs: dict[tuple[str, str, str, int], list[float]] = {}
-            for rep in batch:
-                bucket = int(rep.ts // step * step)
-                host_id, ts = rep.host_id, rep.ts
-                for name, labels, value in rep.samples:
-                    key = (host_id, name, _labels_key(labels), bucket)
-                    a = aggs.get(key)
-                    if a is None:
-                        aggs[key] = [value, value, value, 1, value, ts]
-                        continue
-                    if value < a[0]:
-                        a[0] = value
-                    if value > a[1]:
-                        a[1] = value
-                    a[2] += value
-                    a[3] += 1
-                    if ts >= a[5]:
-                        a[4], a[5] = value, ts
-            reportlog.merge_rollups(conn, aggs)
-            set_number(conn, "rollup_watermark", batch[-1].id)
-            total += len(batch)
-    return total
 
 
 def run_retention(ctx: AppContext, now: float) -> tuple[int, int]:

@@ -215,6 +215,12 @@ def host_counts(conn: Connection) -> list[tuple[str, str, int]]:
     return [(r[0], r[1], int(r[2])) for r in conn.execute(q)]
 
 
+def host_ids_after(conn: Connection, after: str, limit: int) -> list[str]:
+    """Up to ``limit`` host ids greater than ``after``, in order (walks the whole inventory in chunks)."""
+    q = select(hosts.c.id).where(hosts.c.id > after).order_by(hosts.c.id).limit(limit)
+    return list(conn.execute(q).scalars())
+
+
 # -- store_meta: small numbers every collector process shares ------------------------------------
 def get_number(conn: Connection, key: str) -> int:
     v = conn.execute(select(store_meta.c.value).where(store_meta.c.key == key)).scalar()

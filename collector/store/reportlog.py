@@ -4,10 +4,11 @@ A report row holds the report's samples and checks as one orjson document
 (``{"samples": [[name, labels, value], ...], "checks": [...]}``); ``(agent_id, seq)``
 is unique, which is what makes a replayed report a no-op.
 
-Rollups keep, per host, series and 5-minute bucket: min, max, sum, count and the
-last value (by sample time), for ``retention.rollups``. They are built from the log
-in log order (``reports.id``) past a watermark, so a late spool replay still lands
-in its own bucket.
+Rollups keep, per host and 5-minute bucket, one row: for each series its min, max, sum,
+count and last value (by sample time), as an orjson list of ``[name, labels, min, max, sum,
+count, last, last_ts]`` (``labels`` the sorted-JSON text of the sample labels), kept
+``retention.rollups``. They are built from the log past a watermark (``reports.id``), so a
+late spool replay still lands in its own bucket; a fold in progress is kept in ``rollup_run``.
 """
 
 from __future__ import annotations
@@ -27,19 +28,19 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Table,
-    Text,
     UniqueConstraint,
-    case,
     delete,
     func,
     insert,
     select,
     tuple_,
+    update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
+from collector.core.rollup import merge
 from collector.store.metadata import metadata
 
 ROLLUP_STEP = 300
@@ -59,22 +60,24 @@ reports = Table(
     Column("body", LargeBinary, nullable=False),
     UniqueConstraint("agent_id", "seq", name="uq_reports_agent_seq"),
     Index("ix_reports_ts", "ts"),
+    Index("ix_reports_host_id_id", "host_id", "id"),
 )
 
 rollups = Table(
-    "rollups",
+    "rollup_buckets",
     metadata,
     Column("host_id", String(32), ForeignKey("hosts.id", ondelete="CASCADE"), primary_key=True),
-    Column("name", String(255), primary_key=True),
-    Column("labels", Text, primary_key=True),
     Column("bucket", BigInteger, primary_key=True),
-    Column("min", Float, nullable=False),
-    Column("max", Float, nullable=False),
-    Column("sum", Float, nullable=False),
-    Column("count", BigInteger, nullable=False),
-    Column("last", Float, nullable=False),
-    Column("last_ts", Float, nullable=False),
-    Index("ix_rollups_bucket", "bucket"),
+    Column("body", LargeBinary, nullable=False),
+    Index("ix_rollup_buckets_bucket", "bucket"),
+)
+
+rollup_run = Table(
+    "rollup_run",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("upto", BigInteger, nullable=False),
+    Column("after_host", String(32), nullable=False),
 )
 
 
@@ -184,9 +187,24 @@ def reports_since(conn: Connection, ts: float, *, batch: int = 2000) -> Iterator
         after = (page[-1].ts, page[-1].id)
 
 
-def reports_after_id(conn: Connection, after_id: int, limit: int) -> list[LoggedReport]:
-    q = select(reports).where(reports.c.id > after_id).order_by(reports.c.id).limit(limit)
-    return [_decode(r) for r in conn.execute(q)]
+def last_report_id(conn: Connection) -> int:
+    return int(conn.execute(select(func.max(reports.c.id))).scalar() or 0)
+
+
+def host_reports(
+    conn: Connection, host_ids: Sequence[str], after_id: int, upto_id: int
+) -> dict[str, list[tuple[float, list[Any]]]]:
+    """Per host of ``host_ids``, its logged ``(ts, samples)`` with id in (after_id, upto_id], in
+    log order (through ``ix_reports_host_id_id``: one seek a host)."""
+    q = (
+        select(reports.c.host_id, reports.c.ts, reports.c.body)
+        .where(reports.c.host_id.in_(host_ids), reports.c.id > after_id, reports.c.id <= upto_id)
+        .order_by(reports.c.host_id, reports.c.id)
+    )
+    out: dict[str, list[tuple[float, list[Any]]]] = {}
+    for host_id, ts, body in conn.execute(q):
+        out.setdefault(host_id, []).append((ts, orjson.loads(body)["samples"]))
+    return out
 
 
 def delete_reports_before(conn: Connection, ts: float) -> int:
@@ -201,71 +219,104 @@ def count_reports(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(reports)).scalar_one())
 
 
-def merge_rollups(conn: Connection, aggs: dict[tuple[str, str, str, int], list[float]]) -> None:
-    """Merge aggregates ``key -> [min, max, sum, count, last, last_ts]`` into the rollups table.
+# -- rollups ---------------------------------------------------------------------------------------
+RollupKey = tuple[str, int]  # (host id, bucket)
+# (name, labels text) -> [min, max, sum, count, last, last_ts]
+SeriesAggs = dict[tuple[str, str], list[float]]
 
-    One upsert statement for all rows (both SQLite and PostgreSQL have ON CONFLICT), so a
-    bucket seen again (a late report, or the next run) is merged, not duplicated.
-    """
-    if not aggs:
+
+def merge_rollups(conn: Connection, aggs: dict[tuple[str, str, str, int], list[float]]) -> None:
+    """Merge aggregates ``(host, name, labels text, bucket) -> [min, max, sum, count, last,
+    last_ts]`` into the rollups (see ``merge_buckets``)."""
+    grouped: dict[RollupKey, SeriesAggs] = {}
+    for (host_id, name, labels, bucket), agg in aggs.items():
+        grouped.setdefault((host_id, bucket), {})[(name, labels)] = agg
+    merge_buckets(conn, grouped)
+
+
+def merge_buckets(conn: Connection, buckets: dict[RollupKey, SeriesAggs]) -> None:
+    """Merge each (host, bucket)'s series aggregates into its row: a bucket seen again (a late
+    report, or the next run) is merged, not duplicated. Call in a transaction that already
+    holds the write lock, so nothing changes a row between its read and its write."""
+    if not buckets:
         return
+    keys = list(buckets)
+    rows: list[dict[str, Any]] = []
+    for i in range(0, len(keys), 500):
+        part = keys[i : i + 500]
+        have = {
+            (r.host_id, int(r.bucket)): r.body
+            for r in conn.execute(
+                select(rollups.c.host_id, rollups.c.bucket, rollups.c.body).where(
+                    tuple_(rollups.c.host_id, rollups.c.bucket).in_(part)
+                )
+            )
+        }
+        for key in part:
+            new = buckets[key]
+            old = have.get(key)
+            if old is not None:
+                merged = {(e[0], e[1]): e[2:] for e in orjson.loads(old)}
+                for skey, agg in new.items():
+                    into = merged.get(skey)
+                    if into is None:
+                        merged[skey] = agg
+                    else:
+                        merge(into, agg)
+                new = merged
+            body = orjson.dumps([[name, labels, *agg] for (name, labels), agg in new.items()])
+            rows.append({"host_id": key[0], "bucket": key[1], "body": body})
     insert_fn = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     stmt = insert_fn(rollups)
-    ex = stmt.excluded
-    newer = ex.last_ts >= rollups.c.last_ts
     stmt = stmt.on_conflict_do_update(
-        index_elements=[rollups.c.host_id, rollups.c.name, rollups.c.labels, rollups.c.bucket],
-        set_={
-            "min": case((ex.min < rollups.c.min, ex.min), else_=rollups.c.min),
-            "max": case((ex.max > rollups.c.max, ex.max), else_=rollups.c.max),
-            "sum": rollups.c.sum + ex.sum,
-            "count": rollups.c.count + ex.count,
-            "last": case((newer, ex.last), else_=rollups.c.last),
-            "last_ts": case((newer, ex.last_ts), else_=rollups.c.last_ts),
-        },
+        index_elements=[rollups.c.host_id, rollups.c.bucket], set_={"body": stmt.excluded.body}
     )
-    rows = [
-        {
-            "host_id": k[0],
-            "name": k[1],
-            "labels": k[2],
-            "bucket": k[3],
-            "min": a[0],
-            "max": a[1],
-            "sum": a[2],
-            "count": int(a[3]),
-            "last": a[4],
-            "last_ts": a[5],
-        }
-        for k, a in aggs.items()
-    ]
-    for i in range(0, len(rows), 5000):
-        conn.execute(stmt, rows[i : i + 5000])
+    for i in range(0, len(rows), 1000):
+        conn.execute(stmt, rows[i : i + 1000])
 
 
 def rollup_rows(conn: Connection, host_id: str, name: str, start: float, end: float) -> list[dict[str, Any]]:
-    """Rollups of one host's series named ``name`` with bucket start in [start, end), in time order."""
+    """Rollups of one host's series named ``name`` with bucket start in [start, end), by label
+    set, then in time order."""
     q = (
-        select(rollups)
-        .where(
-            rollups.c.host_id == host_id,
-            rollups.c.name == name,
-            rollups.c.bucket >= int(start),
-            rollups.c.bucket < int(end),
-        )
-        .order_by(rollups.c.labels, rollups.c.bucket)
+        select(rollups.c.bucket, rollups.c.body)
+        .where(rollups.c.host_id == host_id, rollups.c.bucket >= int(start), rollups.c.bucket < int(end))
+        .order_by(rollups.c.bucket)
     )
-    out = []
-    for r in conn.execute(q):
-        out.append(
-            {
-                "labels": orjson.loads(r.labels),
-                "bucket": int(r.bucket),
-                "min": r.min,
-                "max": r.max,
-                "avg": r.sum / r.count if r.count else 0.0,
-                "last": r.last,
-                "count": int(r.count),
-            }
-        )
-    return out
+    found: list[tuple[str, int, list[Any]]] = []
+    for bucket, body in conn.execute(q):
+        for e in orjson.loads(body):
+            if e[0] == name:
+                found.append((e[1], int(bucket), e))
+    found.sort(key=lambda f: (f[0], f[1]))
+    return [
+        {
+            "labels": orjson.loads(labels),
+            "bucket": bucket,
+            "min": e[2],
+            "max": e[3],
+            "avg": e[4] / e[5] if e[5] else 0.0,
+            "last": e[6],
+            "count": int(e[5]),
+        }
+        for labels, bucket, e in found
+    ]
+
+
+# -- a fold in progress --------------------------------------------------------------------------
+def rollup_progress(conn: Connection) -> tuple[int, str] | None:
+    """(upto, after_host) of the fold in progress, or None."""
+    row = conn.execute(select(rollup_run.c.upto, rollup_run.c.after_host).where(rollup_run.c.id == 1)).first()
+    return (int(row.upto), row.after_host) if row is not None else None
+
+
+def start_rollup_run(conn: Connection, upto: int) -> None:
+    conn.execute(insert(rollup_run).values(id=1, upto=upto, after_host=""))
+
+
+def advance_rollup_run(conn: Connection, after_host: str) -> None:
+    conn.execute(update(rollup_run).where(rollup_run.c.id == 1).values(after_host=after_host))
+
+
+def end_rollup_run(conn: Connection) -> None:
+    conn.execute(delete(rollup_run).where(rollup_run.c.id == 1))

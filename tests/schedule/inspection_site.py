@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import insert, update
+from sqlalchemy import update
 
 from collector.config import build_config
 from collector.ports import FixedClock
@@ -103,9 +103,10 @@ def seed_month(ctx: AppContext, month_start: datetime, *, gap_days: float = 2.0)
             rows.append(_row(hid, "node_cpu_seconds_total", {"cpu": "0", "mode": "idle"}, t, cpu_idle))
             rows.append(_row(hid, "node_cpu_seconds_total", {"cpu": "0", "mode": "user"}, t, cpu_user))
             t += 3600
-        # Keep the load rows and the hourly rows of one bucket apart (the table's primary key).
+        # One aggregate per host, series and bucket (the load rows and the hourly rows share some).
         unique = {(r["host_id"], r["name"], r["labels"], r["bucket"]): r for r in rows}
-        conn.execute(insert(reportlog.rollups), list(unique.values()))
+        fields = ("min", "max", "sum", "count", "last", "last_ts")
+        reportlog.merge_rollups(conn, {key: [r[f] for f in fields] for key, r in unique.items()})
 
 
 def at(year: int, month: int, day: int, hour: int = 0) -> datetime:
