@@ -41,6 +41,7 @@ Shape = tuple[str, tuple[tuple[str, str], ...]]
 # Bounded, since shapes come from the network.
 _SHAPES: dict[Shape, Shape] = {}
 _PAIRS: dict[tuple[str, str], tuple[str, str]] = {}
+_SHAPE_LABELS: dict[Shape, dict[str, str]] = {}
 _CACHE_LIMIT = 200_000
 
 # Generations of the windows' series sets, from one counter for every window of the process, so
@@ -55,6 +56,16 @@ def _pair(k: str, v: str) -> tuple[str, str]:
         got = (intern(k), intern(v))
         if len(_PAIRS) < _CACHE_LIMIT:
             _PAIRS[got] = got
+    return got
+
+
+def _shape_labels(shape: Shape) -> dict[str, str]:
+    """The shared dict of an interned shape's sample labels (compared, never changed)."""
+    got = _SHAPE_LABELS.get(shape)
+    if got is None:
+        got = dict(shape[1])
+        if len(_SHAPE_LABELS) < _CACHE_LIMIT:
+            _SHAPE_LABELS[shape] = got
     return got
 
 
@@ -139,9 +150,11 @@ class RecentWindow:
         # of that name is added or dropped (see generation()).
         self._gens: dict[str, int] = {}
         self._structure = next(_GENERATIONS)
-        # Per host: the (name, label items) of its last report's samples in order, and their
+        # Per host: the names and labels of its last report's samples in order, and their
         # series; forgotten whenever one of the host's series may have been dropped.
-        self._order: dict[str, tuple[list[Shape], list[Series]]] = {}
+        self._order: dict[str, tuple[list[str], list[dict[str, str]], list[Series]]] = {}
+        # No sample is older than this (so trimming before it has nothing to do).
+        self._floor = math.inf
 
     # -- writing ---------------------------------------------------------------------------
     def append_report(
@@ -158,20 +171,24 @@ class RecentWindow:
         """
         if not isinstance(samples, list):
             samples = list(samples)
-        cks = [(name, tuple(labels.items())) for name, labels, _ in samples]
+        if ts < self._floor:
+            self._floor = ts
+        names = [s[0] for s in samples]
+        labels = [s[1] for s in samples]
         last = self._order.get(host)
-        if last is not None and last[0] == cks:
+        if last is not None and last[0] == names and last[1] == labels:
             # The same series in the same order as the host's previous report (the usual case):
             # each sample goes straight to its series. Nothing to mark stale: any series the
             # host no longer sends got its marker when it first went missing.
             stored = 0
-            for series, sample in zip(last[1], samples):  # noqa: B905 (same length: compared)
+            for series, sample in zip(last[2], samples):  # noqa: B905 (same length: compared)
                 sts = series.ts
                 if not sts or ts > sts[-1]:
                     sts.append(ts)
                     series.vs.append(sample[2])
                     stored += 1
             return stored
+        cks = [(name, tuple(lab.items())) for name, lab in zip(names, labels)]  # noqa: B905
         self._gen += 1
         gen = self._gen
         cache = self._by_host.setdefault(host, {})
@@ -203,8 +220,8 @@ class RecentWindow:
                 if series.gen != gen:
                     series.gen = gen
                     series.append(ts, STALE)
-        # Shapes, not the report's own tuples: shared by every host, so remembering costs a list.
-        self._order[host] = ([s.ck for s in order], order)
+        # The shapes' shared names and label dicts, not the report's own: remembering costs lists.
+        self._order[host] = ([s.ck[0] for s in order], [_shape_labels(s.ck) for s in order], order)
         return stored
 
     def append(self, host: str, name: str, labels: Mapping[str, str], ts: float, value: float) -> bool:
@@ -214,6 +231,8 @@ class RecentWindow:
         carry them does not mark them stale (``up`` is written at the collector's time,
         which may be earlier than a report's own time on a host whose clock runs ahead).
         """
+        if ts < self._floor:
+            self._floor = ts
         cache = self._derived.setdefault(host, {})
         ck = (name, tuple(labels.items()))
         series = cache.get(ck)
@@ -255,21 +274,47 @@ class RecentWindow:
 
     def trim(self, now: float) -> None:
         """Forget samples older than the retention, and series left with none."""
+        for _ in self.trim_steps(now):
+            pass
+
+    def trim_steps(self, now: float, *, slack: float = 0.0, step: int = 20_000) -> Iterator[None]:
+        """``trim`` in steps of about ``step`` series, for a caller that lets other work run
+        between them (appends, evaluations: a fleet's window has millions of series).
+
+        Walks nothing while no sample is older than the retention plus ``slack``: a periodic
+        caller passes a slack so that it walks the window now and then, not on every call.
+        """
         before = now - self.retention
-        for name, by_key in list(self._by_name.items()):
-            for key, series in list(by_key.items()):
-                series.trim(before)
-                if not series.ts:
-                    del by_key[key]
-                    self._changed(name)
-                    self._order.pop(series.host, None)
-                    for caches in (self._by_host, self._derived):
-                        host_cache = caches.get(series.host)
-                        if host_cache is not None and host_cache.get(series.ck) is series:
-                            del host_cache[series.ck]
-            if not by_key:
-                del self._by_name[name]
-                self._gens.pop(name, None)
+        if before - slack <= self._floor:
+            return
+        # Every sample is at or after `before` once this walk is done; an append meanwhile of
+        # an older one lowers the floor again, and a walk cut short puts the old floor back.
+        floor, self._floor = self._floor, before
+        done = False
+        try:
+            walked = 0
+            for name, by_key in list(self._by_name.items()):
+                for key, series in list(by_key.items()):
+                    series.trim(before)
+                    if not series.ts and by_key.get(key) is series:
+                        del by_key[key]
+                        self._changed(name)
+                        self._order.pop(series.host, None)
+                        for caches in (self._by_host, self._derived):
+                            host_cache = caches.get(series.host)
+                            if host_cache is not None and host_cache.get(series.ck) is series:
+                                del host_cache[series.ck]
+                    walked += 1
+                    if walked >= step:
+                        walked = 0
+                        yield
+                if not by_key and self._by_name.get(name) is by_key:
+                    del self._by_name[name]
+                    self._gens.pop(name, None)
+            done = True
+        finally:
+            if not done:
+                self._floor = min(self._floor, floor)
 
     def drop_host(self, host: str) -> None:
         self._order.pop(host, None)

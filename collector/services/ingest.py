@@ -46,6 +46,8 @@ MAX_PENDING_REPORTS = 50_000
 MAX_DEFERRED_JOBS = 20_000
 REBUILD_CHUNK = 2000
 MAX_CACHED_TOKENS = 200_000
+# How far past the window's retention its oldest samples may be before the periodic trim walks it.
+TRIM_SLACK = 600.0
 _TOKEN_SQL = {
     "sqlite": "SELECT id, token_hash FROM hosts WHERE token_hash = ?",
     "postgresql": "SELECT id, token_hash FROM hosts WHERE token_hash = %s",
@@ -423,8 +425,13 @@ def install(ctx: AppContext) -> None:
             try:
                 now = _ts(ctx.clock.now())
                 sweep_heartbeats(ctx, now)
-                if beats % 12 == 0:  # trimming walks every series: once a minute is plenty
-                    ctx.window.trim(now)
+                if beats % 12 == 0:
+                    # Trimming walks every series: at most once a minute, only once the oldest
+                    # samples are past the retention by a slack, and in steps between which
+                    # requests are answered.
+                    slack = min(TRIM_SLACK, ctx.window.retention / 10)
+                    for _ in ctx.window.trim_steps(now, slack=slack):
+                        await asyncio.sleep(0)
             except Exception:
                 log.exception("heartbeat sweep failed")
 

@@ -138,8 +138,7 @@ class GroupCommitWriter:
             log.exception("ingest write failed")
             self._last_seq.clear()
             results = [exc] * len(jobs)
-        for job, res in zip(jobs, results, strict=True):
-            self._resolve(job, res)
+        self._resolve_all(jobs, results)
 
     def _refused(self, conn: Connection, jobs: list[Job]) -> set[int]:
         """Indexes of jobs whose token was revoked or re-issued after their lookup (see Job)."""
@@ -230,31 +229,39 @@ class GroupCommitWriter:
                 plain,
             )
 
-    def _resolve(self, job: Job, res: list[bool] | BaseException) -> None:
-        if job.loop is None or job.future is None:
-            if not isinstance(res, BaseException):
-                try:
-                    self._on_committed(job, res)
-                except Exception:
-                    log.exception("after-commit step failed")
-            job.result = res
-            job.done.set()
-            return
+    def _resolve_all(self, jobs: list[Job], results: list[list[bool] | BaseException]) -> None:
+        """Answer a commit's jobs: those of an event loop in one callback on it (one wake-up of
+        the loop a commit, not one a request), the others (no loop) here."""
+        on_loops: dict[asyncio.AbstractEventLoop, list[tuple[Job, list[bool] | BaseException]]] = {}
+        for job, res in zip(jobs, results, strict=True):
+            if job.loop is None or job.future is None:
+                if not isinstance(res, BaseException):
+                    try:
+                        self._on_committed(job, res)
+                    except Exception:
+                        log.exception("after-commit step failed")
+                job.result = res
+                job.done.set()
+            else:
+                on_loops.setdefault(job.loop, []).append((job, res))
+        for loop, answered in on_loops.items():
+            # A closed loop means nobody is waiting for the answer any more.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._finish, answered)
 
-        def finish() -> None:
-            assert job.future is not None
-            if job.future.done():
-                return
+    def _finish(self, answered: list[tuple[Job, list[bool] | BaseException]]) -> None:
+        """On the event loop: apply each job's committed reports and answer its request."""
+        for job, res in answered:
+            future = job.future
+            assert future is not None
+            if future.done():
+                continue
             if isinstance(res, BaseException):
-                job.future.set_exception(res)
-                return
+                future.set_exception(res)
+                continue
             try:
                 self._on_committed(job, res)
             except Exception:
                 # The reports are stored; a window hiccup must not turn the answer into a retry.
                 log.exception("after-commit step failed")
-            job.future.set_result(res)
-
-        # A closed loop means nobody is waiting for the answer any more.
-        with contextlib.suppress(RuntimeError):
-            job.loop.call_soon_threadsafe(finish)
+            future.set_result(res)
