@@ -21,7 +21,7 @@ histograms and every other function.
 Semantics are Prometheus 2.x's (the release whose promtool checks our rule files, and which the
 tests compare against): closed ranges ``[t - range, t]`` and lookback ``[t - 5m, t]``; atan2 and
 comparisons keep ``__name__``, other arithmetic drops it; last_over_time keeps it. deriv() and
-predict_linear() over ranges of more than 120 samples use sliding sums (see regression.py).
+predict_linear() over ranges of more than 20 samples use sliding sums (see regression.py).
 Each series carries marks (scan.py: its newest stale marker, counter reset and change of value,
 brought up to date with the samples that arrived since the last evaluation), so rate(),
 increase() and delta() over a range without either read only its ends, and changes(), resets(),

@@ -28,7 +28,7 @@ from weakref import WeakKeyDictionary, WeakSet
 from collector.core.promql.scan import CHANGED, CHECKED, marks
 from collector.core.window import RecentWindow, Series
 
-LONG_RANGE = 120
+LONG_RANGE = 20
 REBUILD_AFTER = 2000
 
 Line = tuple[float, float] | tuple[()] | None
