@@ -130,15 +130,18 @@ def render_series(series: Iterable[tuple[Series, float, float]]) -> str:
     return "\n".join(lines) + ("\n" if lines else "")
 
 
-# Async on purpose: the window is only touched from the event loop thread.
+# Async on purpose: the window is only touched from the event loop thread, and not while a
+# rule round reads it from its own (recording rules write to it).
 @router.get("/federate", include_in_schema=False)
 async def federate(request: Request) -> Response:
     selectors = request.query_params.getlist("match[]")
     if not selectors:
         raise InvalidInput("at least one match[] selector is required", field="match[]")
     parsed = [parse_selector(s) for s in selectors]
-    window = request.app.state.ctx.window
-    now = request.app.state.ctx.clock.now().timestamp()
+    ctx = request.app.state.ctx
+    await ctx.gate.free()
+    window = ctx.window
+    now = ctx.clock.now().timestamp()
     chosen: dict[tuple[tuple[str, str], ...], tuple[Series, float, float]] = {}
     for matchers in parsed:
         name = next((v for label, op, v in matchers if label == "__name__" and op == "="), None)

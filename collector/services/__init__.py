@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from collector.config import CollectorConfig
 from collector.core.window import RecentWindow
 from collector.ports import Clock
+from collector.services.window_gate import WindowGate
 
 # Installed in this order: a later area may use an earlier one's service.
 AREAS = ("ingest", "alerts", "tickets", "diagnosis", "inspections")
@@ -41,6 +42,8 @@ class AppContext:
     # Set when closing starts: long housekeeping (rollups, retention) stops between its chunks,
     # each its own transaction, so a shutdown never waits for a whole backlog to be folded.
     stopping: threading.Event = field(default_factory=threading.Event)
+    # Rule rounds read the window in a worker thread; the event loop's changes wait here meanwhile.
+    gate: WindowGate = field(default_factory=WindowGate)
 
     def area(self, name: str) -> Any:
         return self.areas[name]

@@ -204,20 +204,14 @@ class AlertService:
         return outcome, t
 
     async def compute_async(self, now: datetime) -> tuple[Evaluation, float]:
-        """``compute`` on the event loop, letting other work (ingest) run between rules.
+        """``compute`` in a worker thread, the event loop answering requests meanwhile.
 
-        The threading lock is held across the awaits on purpose: only worker threads (a reload,
-        a commit) ever wait for it, and they must not change the rules mid-evaluation; nothing
-        else on the event loop takes it.
+        The window gate (``ctx.gate``) keeps the loop's changes to the window (ingest,
+        heartbeats, trimming) queued for the length of the round and applies them after it, so
+        the round reads a window nobody else changes, and a rule that takes a second at a
+        fleet's size never holds a request up for that second.
         """
-        t = now.timestamp()
-        started = time.perf_counter()
-        outcome = Evaluation()
-        with self._lock:
-            for _ in self.evaluator.steps(self.ctx.window, t, outcome):
-                await asyncio.sleep(0)
-        self._account(outcome, started)
-        return outcome, t
+        return await self.ctx.gate.read(lambda: self.compute(now))
 
     def _account(self, outcome: Evaluation, started: float) -> None:
         if outcome.groups:

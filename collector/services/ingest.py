@@ -252,7 +252,8 @@ class IngestService:
             if len(self._deferred) > MAX_DEFERRED_JOBS:
                 self._deferred.clear()
             return
-        self._apply(host, job, stored)
+        # During a rule round the window is read by the round's thread: this waits for it.
+        self.ctx.gate.write(self._apply, host, job, stored)
 
     def _apply(self, host: HostState, job: Job, stored: list[bool]) -> None:
         window = self.ctx.window
@@ -329,9 +330,11 @@ class IngestService:
             page = await asyncio.to_thread(read, after)
             if not page:
                 break
+            await self.ctx.gate.free()
             self._replay(page)
             n += len(page)
             after = (page[-1].ts, page[-1].id)
+        await self.ctx.gate.free()
         self._finish_rebuild(_ts(self.ctx.clock.now()), n)
 
     def close(self) -> None:
@@ -423,6 +426,7 @@ def install(ctx: AppContext) -> None:
         while not await _pace(stop, 5.0):
             beats += 1
             try:
+                await ctx.gate.free()  # not while a rule round reads the window
                 now = _ts(ctx.clock.now())
                 sweep_heartbeats(ctx, now)
                 if beats % 12 == 0:
@@ -432,6 +436,8 @@ def install(ctx: AppContext) -> None:
                     slack = min(TRIM_SLACK, ctx.window.retention / 10)
                     for _ in ctx.window.trim_steps(now, slack=slack):
                         await asyncio.sleep(0)
+                        if ctx.gate.held:
+                            break  # a round began: the next minute's walk goes on
             except Exception:
                 log.exception("heartbeat sweep failed")
 

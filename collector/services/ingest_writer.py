@@ -173,7 +173,10 @@ class GroupCommitWriter:
         rows: list[dict[str, Any]] = []
         results: list[list[bool]] = []
         latest: dict[str, tuple[Job, Report]] = {}
-        last_seq = dict(self._last_seq)
+        # The highest sequence numbers this commit adds, put in the map only once it went in
+        # (the map has an entry per agent of the fleet: no copy of it per commit).
+        raised: dict[str, int] = {}
+        known = self._last_seq
         for job in jobs:
             flags = []
             for r in job.reports:
@@ -193,15 +196,15 @@ class GroupCommitWriter:
                         "body": reportlog.encode_body(r.samples, r.checks),
                     }
                 )
-                if r.seq > last_seq.get(r.agent_id, 0):
-                    last_seq[r.agent_id] = r.seq
+                if r.seq > raised.get(r.agent_id, 0) and r.seq > known.get(r.agent_id, 0):
+                    raised[r.agent_id] = r.seq
                 prev = latest.get(job.host_id)
                 if prev is None or r.ts >= prev[1].ts:
                     latest[job.host_id] = (job, r)
             results.append(flags)
         reportlog.insert_reports(conn, rows)
         self._update_hosts(conn, latest)
-        self._last_seq = last_seq
+        known.update(raised)
         return results
 
     def _update_hosts(self, conn: Connection, latest: dict[str, tuple[Job, Report]]) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
+import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -205,6 +207,45 @@ def test_the_window_reaches_back_as_far_as_the_longest_rule(
     )
     ctx.area("alerts").reload()
     assert ctx.window.retention >= 8 * 3600
+
+
+def test_a_round_reads_the_window_in_a_thread_while_the_loops_changes_wait(
+    make_ctx: Callable[[], AppContext], clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = make_ctx()
+    svc = ctx.area("alerts")
+    svc.startup()
+    report(ctx, "web1", clock.now(), 5.0)
+    entered, release = threading.Event(), threading.Event()
+    real = svc.evaluator.evaluate
+
+    def held_evaluate(window: Any, t: float, **kw: Any) -> Any:
+        entered.set()
+        release.wait(10)
+        return real(window, t, **kw)
+
+    monkeypatch.setattr(svc.evaluator, "evaluate", held_evaluate)
+
+    async def main() -> list[str]:
+        rnd = asyncio.create_task(svc.compute_async(clock.now()))
+        for _ in range(5000):  # the loop keeps running while the round is under way
+            if entered.is_set():
+                break
+            await asyncio.sleep(0.001)
+        assert entered.is_set()
+        assert ctx.gate.held
+        ctx.gate.write(report, ctx, "web2", clock.now(), 9.0)
+        hosts = sorted(ctx.window.hosts())
+        release.set()
+        outcome, _t = await rnd
+        svc.commit(outcome.changes, _t)
+        return hosts
+
+    hosts_during = asyncio.run(main())
+    assert hosts_during == ["web1"]
+    assert sorted(ctx.window.hosts()) == ["web1", "web2"]
+    # The round saw web1 only: web2's report came after it began.
+    assert [a.labels["host"] for a in svc.active()] == ["web1"]
 
 
 def test_alerts_and_evaluation_figures_are_exposed(

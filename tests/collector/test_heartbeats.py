@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+
+import orjson
+
 from collector.config import CollectorConfig
 from collector.ports import FixedClock
 from collector.services import AppContext
 from collector.services.ingest import IngestService, sweep_heartbeats
+from collector.services.ingest_parse import parse_body
 from collector.store import inventory
 from tests.collector.conftest import make_ingest_context
 from tests.collector.reports import report
@@ -75,3 +81,37 @@ def test_the_window_is_rebuilt_from_the_report_log(store_config: CollectorConfig
         assert _value(again, "up", "db-01", t0 + 2) == 1.0
     finally:
         again.close()
+
+
+def test_a_report_is_answered_during_a_rule_round_and_reaches_the_window_after_it(
+    ingest_ctx: AppContext, clock: FixedClock
+) -> None:
+    aid, token = _enroll(ingest_ctx)
+    svc: IngestService = ingest_ctx.area("ingest")
+    t0 = clock.now().timestamp()
+    assert _push(ingest_ctx, token, [report(aid, 1, t0, value=1.0)], t0) == [True]
+    release = threading.Event()
+    seen_by_round: list[float | None] = []
+
+    def round_() -> None:
+        release.wait(10)
+        seen_by_round.append(_value(ingest_ctx, "node_load1", "db-01", t0 + 15))
+
+    async def main() -> tuple[list[bool], float | None]:
+        rnd = asyncio.create_task(ingest_ctx.gate.read(round_))
+        await asyncio.sleep(0.01)
+        body = orjson.dumps({"reports": [report(aid, 2, t0 + 15, value=7.0)]})
+        reports = parse_body(body, now=t0 + 15, limits=ingest_ctx.config.ingest,
+                             max_age=ingest_ctx.config.retention.reports)
+        # Durably stored and answered while the round still holds the window...
+        answer = await asyncio.wait_for(svc.store(svc.authenticate(token), reports, t0 + 15), 10)
+        during = _value(ingest_ctx, "node_load1", "db-01", t0 + 15)
+        release.set()
+        await rnd
+        return answer, during
+
+    answer, during = asyncio.run(main())
+    assert answer == [True]
+    assert during == 1.0  # ...and kept out of the window the round reads
+    assert seen_by_round == [1.0]
+    assert _value(ingest_ctx, "node_load1", "db-01", t0 + 15) == 7.0  # applied after the round

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import math
 import random
+from array import array
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collector.core.promql import compile_expr
+from collector.core.promql import EvaluationCache, compile_expr, rangefuncs
+from collector.core.promql.floatops import kahan_inc
 from collector.core.promql.regression import LONG_RANGE
 from collector.core.window import STALE, RecentWindow
 from tests.promql.promtool_diff import Case, render, run_promtool
@@ -158,3 +160,83 @@ def test_shorter_ranges_set_up_from_a_longer_ones_passes_agree_with_exact_fits(
             # rounding (at the level, or after the jump) allows over the range.
             tolerance = (1e-6 * noise + 100 * math.ulp(max(abs(level), 2e9))) / r
             assert got.value == pytest.approx(slope, rel=1e-9, abs=tolerance), (r, k)
+
+
+def test_a_rounds_short_range_fits_are_shared_between_its_calls_and_equal_unshared_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = random.Random(7)
+    window = RecentWindow(retention=1e9)
+    hosts = [f"h{i}" for i in range(30)]
+    for k in range(LONG_RANGE // 2):  # a young window: every range below holds all samples
+        for h in hosts:
+            stale = k == 4 and h == "h3"
+            value = STALE if stale else 1e10 - rng.uniform(0, 1e6) * k
+            window.append(h, "avail", {"host": h}, 15.0 * k, value)
+    t = 15.0 * (LONG_RANGE // 2)
+    texts = ["predict_linear(avail[6h], 86400)", "predict_linear(avail[1h], 86400)",
+             "predict_linear(avail[6h], 7 * 86400)", "deriv(avail[2h])", "deriv(avail[1h])"]
+
+    def by_host(result: object) -> dict[str, float]:
+        assert isinstance(result, list)
+        return {s.labels["host"]: s.value for s in result}
+
+    alone = [by_host(compile_expr(x).evaluate(window, t)) for x in texts]
+    calls = 0
+    real = rangefuncs._regression
+
+    def counted(*args: object) -> tuple[float, float]:
+        nonlocal calls
+        calls += 1
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(rangefuncs, "_regression", counted)
+    cache = EvaluationCache()
+    shared = [by_host(compile_expr(x).evaluate(window, t, cache=cache)) for x in texts]
+    # Bit for bit the values each call computes on its own...
+    assert shared == alone
+    assert all(len(v) == len(hosts) for v in shared)
+    # ...from one fit per series for the predict_linear() calls and one for the deriv() calls.
+    assert calls == 2 * len(hosts)
+
+
+def _kahan_regression(ts: list[float], vs: list[float], intercept_ms: int) -> tuple[float, float]:
+    """Prometheus' linearRegression step by step, through floatops.kahan_inc."""
+    n = sx = cx = sy = cy = sxy = cxy = sx2 = cx2 = 0.0
+    if all(v == vs[0] for v in vs):
+        return (math.nan, math.nan) if math.isinf(vs[0]) else (0.0, vs[0])
+    for t, v in zip(ts, vs, strict=True):
+        n += 1.0
+        x = (round(t * 1000.0) - intercept_ms) / 1e3
+        sx, cx = kahan_inc(x, sx, cx)
+        sy, cy = kahan_inc(v, sy, cy)
+        sxy, cxy = kahan_inc(x * v, sxy, cxy)
+        sx2, cx2 = kahan_inc(x * x, sx2, cx2)
+    sx, sy, sxy, sx2 = sx + cx, sy + cy, sxy + cxy, sx2 + cx2
+    cov = sxy - sx * sy / n
+    var = sx2 - sx * sx / n
+    slope = cov / var if var else (math.nan if cov == 0 else math.copysign(math.inf, cov))
+    return slope, sy / n - slope * sx / n
+
+
+_VALUE = st.one_of(
+    st.floats(-1e12, 1e12), st.sampled_from([0.0, 1.0, 5e10, math.inf, -math.inf]),
+    st.floats(-1.0, 1.0).map(lambda v: v * 1e-9),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.tuples(st.floats(0, 7200), _VALUE), min_size=1, max_size=30),
+    st.integers(0, 10**7),
+)
+def test_the_exact_fit_takes_prometheus_compensated_steps(
+    points: list[tuple[float, float]], ahead: int
+) -> None:
+    points.sort()
+    ts = array("d", [1.7e9 + t for t, _ in points])
+    vs = array("d", [v for _, v in points])
+    intercept = round(ts[-1] * 1000.0) + ahead
+    got = rangefuncs._regression(ts, vs, intercept)
+    want = _kahan_regression(list(ts), list(vs), intercept)
+    assert [str(x) for x in got] == [str(x) for x in want]  # bit for bit, NaN included

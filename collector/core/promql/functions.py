@@ -23,8 +23,15 @@ from collector.core.promql.nodes import (
     name_dropper,
     renamed,
 )
-from collector.core.promql.rangefuncs import EXTRAPOLATED, RANGE_FUNCTIONS, RangeArgs, extrapolate, ms
-from collector.core.promql.regression import RangeFits
+from collector.core.promql.rangefuncs import (
+    EXTRAPOLATED,
+    RANGE_FUNCTIONS,
+    RangeArgs,
+    extrapolate,
+    fit_line,
+    ms,
+)
+from collector.core.promql.regression import Line, RangeFits
 from collector.core.promql.scan import CHANGED, CHECKED, RESET, STALE, marks
 from collector.core.promql.selectors import range_samples
 from collector.core.window import Series
@@ -98,9 +105,14 @@ class RangeCall(Node):
         if shape is not None:
             _, tss, vss = m.selector.arrays(ctx.window)
             values, missing = self._extrapolated(all_series, tss, vss, start, end, args, *shape)
+        elif self.fits is not None:
+            lines = self._lines(ctx, all_series, start, end)
+            # Short ranges are fitted exactly; in a young window every range of a series holds
+            # the same samples, so the round's deriv()/predict_linear() calls share those fits.
+            exact = ctx.memo.setdefault(f"exact fits {self.name}", {})  # type: ignore[arg-type]
+            values, missing = self._each(all_series, lines, start, end, args, exact)  # type: ignore[arg-type]
         else:
-            lines = self._lines(ctx, all_series, start, end) if self.fits is not None else None
-            values, missing = self._each(all_series, lines, start, end, args)
+            values, missing = self._each(all_series, None, start, end, args)
         # The labels are the selection's own list when every series has a value (the usual case).
         labels = self._all_labels
         if missing:
@@ -113,10 +125,11 @@ class RangeCall(Node):
 
     def _each(
         self, all_series: list[Series], lines: list[tuple[float, float] | tuple[()] | None] | None,
-        start: float, end: float, args: RangeArgs,
+        start: float, end: float, args: RangeArgs, exact: dict[tuple[int, int, int], Line] | None = None,
     ) -> tuple[list[float | None], int]:
         """Each series' value (None for none), from its samples in the range or its long fit; and
-        how many have none."""
+        how many have none. ``exact``: the round's exact fits by (series, first, end index), for
+        deriv() and predict_linear()."""
         if lines is None:
             values = [self._exact(s, start, end, args) for s in all_series]
         else:
@@ -130,8 +143,40 @@ class RangeCall(Node):
             if None in lines:
                 for i, line in enumerate(lines):
                     if line is None:
-                        values[i] = self._exact(all_series[i], start, end, args)
+                        values[i] = (self._exact(all_series[i], start, end, args) if exact is None
+                                     else self._exact_fit(all_series[i], start, end, args, exact))
         return values, values.count(None)
+
+    def _exact_fit(
+        self, s: Series, start: float, end: float, args: RangeArgs, exact: dict[tuple[int, int, int], Line]
+    ) -> float | None:
+        """deriv() or predict_linear() over the series' samples in the range, sample by sample as
+        Prometheus computes it, the line shared with every call of the round over the same samples
+        (the line depends on the samples and the evaluation time only; the memo is the round's)."""
+        ts = s.ts
+        n = len(ts)
+        if not n:
+            return None
+        hi = n if ts[n - 1] <= end else bisect_right(ts, end)
+        lo = bisect_left(ts, start, 0, hi)
+        if lo >= hi:
+            return None
+        key = (id(s), lo, hi)
+        line = exact.get(key)
+        if line is None:
+            mk = s.marks
+            if mk is None or mk[CHECKED] != ts[n - 1]:
+                mk = marks(s)
+            if mk[STALE] < ts[lo]:
+                tss, vss = ts[lo:hi], s.vs[lo:hi]
+            else:
+                tss, vss = range_samples(s, start, end)
+            line = exact[key] = fit_line(self.name, tss, vss, args)
+        if not line:
+            return None
+        if self.name == "deriv":
+            return line[0]
+        return line[0] * args.params[0] + line[1]
 
     def _exact(self, s: Series, start: float, end: float, args: RangeArgs) -> float | None:
         """The function over the series' samples in the range; None for none."""

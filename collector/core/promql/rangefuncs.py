@@ -124,32 +124,55 @@ def idelta(ts: array, vs: array, a: RangeArgs) -> float | None:
 
 
 def _regression(ts: array, vs: array, intercept_ms: int) -> tuple[float, float]:
-    """Least-squares slope (per second) and the line's value at ``intercept_ms``."""
-    n = 0.0
-    sx = cx = sy = cy = sxy = cxy = sx2 = cx2 = 0.0
+    """Least-squares slope (per second) and the line's value at ``intercept_ms``.
+
+    The sums are Neumaier-compensated as Prometheus takes them (floatops.kahan_inc), the steps
+    written out in the loop: it runs for every sample of every short range fitted.
+    """
+    n = len(vs)
     first = vs[0]
-    constant = True
-    for t, v in zip(ts, vs, strict=True):
-        if constant and v != first:
-            constant = False
-        n += 1.0
-        x = (ms(t) - intercept_ms) / 1e3
-        sx, cx = kahan_inc(x, sx, cx)
-        sy, cy = kahan_inc(v, sy, cy)
-        sxy, cxy = kahan_inc(x * v, sxy, cxy)
-        sx2, cx2 = kahan_inc(x * x, sx2, cx2)
-    if constant:
+    if vs.count(first) == n:  # NaN never counts: a range starting with one is not constant
         if math.isinf(first):
             return math.nan, math.nan
         return 0.0, first
+    sx = cx = sy = cy = sxy = cxy = sx2 = cx2 = 0.0
+    for t, v in zip(ts, vs, strict=True):
+        x = (round(t * 1000.0) - intercept_ms) / 1e3
+        s = sx + x
+        if abs(sx) >= abs(x):
+            cx += (sx - s) + x
+        else:
+            cx += (x - s) + sx
+        sx = s
+        s = sy + v
+        if abs(sy) >= abs(v):
+            cy += (sy - s) + v
+        else:
+            cy += (v - s) + sy
+        sy = s
+        p = x * v
+        s = sxy + p
+        if abs(sxy) >= abs(p):
+            cxy += (sxy - s) + p
+        else:
+            cxy += (p - s) + sxy
+        sxy = s
+        p = x * x
+        s = sx2 + p
+        if abs(sx2) >= abs(p):
+            cx2 += (sx2 - s) + p
+        else:
+            cx2 += (p - s) + sx2
+        sx2 = s
     sx += cx
     sy += cy
     sxy += cxy
     sx2 += cx2
-    cov = sxy - sx * sy / n
-    var = sx2 - sx * sx / n
+    nf = float(n)
+    cov = sxy - sx * sy / nf
+    var = sx2 - sx * sx / nf
     slope = cov / var if var else (math.nan if cov == 0 else math.copysign(math.inf, cov))
-    intercept = sy / n - slope * sx / n
+    intercept = sy / nf - slope * sx / nf
     return slope, intercept
 
 
@@ -164,6 +187,15 @@ def predict_linear(ts: array, vs: array, a: RangeArgs) -> float | None:
         return None
     slope, intercept = _regression(ts, vs, a.eval_ms)
     return slope * a.params[0] + intercept
+
+
+def fit_line(name: str, ts: array, vs: array, a: RangeArgs) -> tuple[float, float] | tuple[()]:
+    """The fitted line deriv() (``name`` "deriv") or predict_linear() reads its value from: (slope,
+    value at the function's intercept time), or () for fewer than two samples. The exact
+    computations of both functions above, with the line kept for sharing."""
+    if len(vs) < 2:
+        return ()
+    return _regression(ts, vs, ms(ts[0]) if name == "deriv" else a.eval_ms)
 
 
 def changes(ts: array, vs: array, a: RangeArgs) -> float | None:
