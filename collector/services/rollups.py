@@ -14,12 +14,31 @@ scheduler's leader, or the collector's own loop), so nothing else changes a run'
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from typing import Generic, TypeVar
+
 from collector.core.rollup import fold
 from collector.services import AppContext
 from collector.store import reportlog
 from collector.store.inventory import get_number, host_ids_after, set_number
 
 HOSTS_PER_CHUNK = 200
+
+
+T = TypeVar("T")
+
+
+class _Counted(Generic[T]):
+    """An iterable passed through, counting what went by."""
+
+    def __init__(self, items: Iterable[T]) -> None:
+        self._items = items
+        self.n = 0
+
+    def __iter__(self) -> Iterator[T]:
+        for item in self._items:
+            self.n += 1
+            yield item
 
 
 def run_rollups(ctx: AppContext, now: float) -> int:
@@ -44,14 +63,14 @@ def run_rollups(ctx: AppContext, now: float) -> int:
                 reportlog.start_rollup_run(conn, upto)
             continue
         upto, after_host = progress
+        buckets: dict[reportlog.RollupKey, reportlog.SeriesAggs] = {}
         with ctx.engine.connect() as conn:
             chunk = host_ids_after(conn, after_host, HOSTS_PER_CHUNK)
-            logged = reportlog.host_reports(conn, chunk, mark, upto) if chunk else {}
-        buckets: dict[reportlog.RollupKey, reportlog.SeriesAggs] = {}
-        for host_id, reps in logged.items():
-            total += len(reps)
-            for bucket, aggs in fold(reps).items():
-                buckets[(host_id, bucket)] = aggs
+            for host_id, reps in reportlog.host_reports(conn, chunk, mark, upto) if chunk else ():
+                counted = _Counted(reps)
+                for bucket, aggs in fold(counted).items():
+                    buckets[(host_id, bucket)] = aggs
+                total += counted.n
         with ctx.engine.begin() as conn:
             if not chunk:
                 set_number(conn, "rollup_watermark", upto)

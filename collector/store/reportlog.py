@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -193,18 +195,22 @@ def last_report_id(conn: Connection) -> int:
 
 def host_reports(
     conn: Connection, host_ids: Sequence[str], after_id: int, upto_id: int
-) -> dict[str, list[tuple[float, list[Any]]]]:
-    """Per host of ``host_ids``, its logged ``(ts, samples)`` with id in (after_id, upto_id], in
-    log order (through ``ix_reports_host_id_id``: one seek a host)."""
+) -> Iterator[tuple[str, Iterator[tuple[float, list[Any]]]]]:
+    """Per host of ``host_ids`` (those with any), its logged ``(ts, samples)`` with id in
+    (after_id, upto_id], in log order (through ``ix_reports_host_id_id``: one seek a host).
+
+    Streamed: each body is decoded when its report is reached, so a reader that folds as it
+    goes holds one report's objects at a time, not a chunk's (hundreds of thousands of small
+    objects, which the garbage collector would walk again and again). Consume each host's
+    reports before the next host, and all of it while ``conn`` is open.
+    """
     q = (
         select(reports.c.host_id, reports.c.ts, reports.c.body)
         .where(reports.c.host_id.in_(host_ids), reports.c.id > after_id, reports.c.id <= upto_id)
         .order_by(reports.c.host_id, reports.c.id)
     )
-    out: dict[str, list[tuple[float, list[Any]]]] = {}
-    for host_id, ts, body in conn.execute(q):
-        out.setdefault(host_id, []).append((ts, orjson.loads(body)["samples"]))
-    return out
+    for host_id, rows in groupby(conn.execute(q), key=itemgetter(0)):
+        yield host_id, ((ts, orjson.loads(body)["samples"]) for _, ts, body in rows)
 
 
 def delete_reports_before(conn: Connection, ts: float) -> int:

@@ -236,6 +236,37 @@ def test_a_rollup_run_that_fails_resumes_without_folding_a_report_twice(
     assert run_rollups(ingest_ctx, now) == 0
 
 
+def test_the_rollup_fold_reads_the_log_one_report_at_a_time(
+    ingest_ctx: AppContext, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    t0 = clock.now().timestamp()
+    for name in ("db-01", "db-02"):
+        aid, token = _enroll(ingest_ctx, hostname=name)
+        assert all(_push(ingest_ctx, token, [report(aid, i + 1, t0 - 60 + 15 * i) for i in range(4)], t0))
+    decoded = 0
+    real = reportlog.orjson.loads
+
+    def counting(data: bytes) -> object:
+        nonlocal decoded
+        decoded += 1
+        return real(data)
+
+    monkeypatch.setattr(reportlog.orjson, "loads", counting)
+    with ingest_ctx.engine.connect() as conn:
+        ids = [h.id for h in inventory.list_hosts(conn)]
+        per_host = reportlog.host_reports(conn, ids, 0, 10**9)
+        host_id, reps = next(per_host)
+        assert decoded == 0
+        first = next(iter(reps))
+        # One body decoded for one report handed over: a chunk's bodies are never all held at once.
+        assert decoded == 1
+        assert first[0] == t0 - 60
+        rest = list(reps)
+        other, more = next(per_host)
+        assert (len(rest), other != host_id, len(list(more)), decoded) == (3, True, 4, 8)
+        assert next(per_host, None) is None
+
+
 def test_retention_drops_old_reports_and_rollups(ingest_ctx: AppContext, clock: FixedClock) -> None:
     aid, token = _enroll(ingest_ctx)
     now = clock.now().timestamp()
