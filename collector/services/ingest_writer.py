@@ -208,17 +208,29 @@ class GroupCommitWriter:
         return results
 
     def _update_hosts(self, conn: Connection, latest: dict[str, tuple[Job, Report]]) -> None:
+        """Each host's last report of the commit: last seen, interval and agent version always;
+        facts and check results when they changed. One statement each for the whole commit: after
+        a start every host's first report has "changed" checks (thousands in the first seconds)."""
         plain: list[dict[str, Any]] = []
+        facts: list[dict[str, Any]] = []
+        checks: list[dict[str, Any]] = []
         for host_id, (job, r) in latest.items():
             plain.append({"hid": host_id, "ls": job.received_at, "iv": r.interval, "av": r.agent_version})
             if r.facts is not None and self._facts.get(host_id) != r.facts:
-                conn.execute(update(hosts).where(hosts.c.id == host_id).values(facts=r.facts))
+                facts.append({"hid": host_id, "facts": r.facts})
                 self._facts[host_id] = r.facts
             summary = [(c["name"], c["kind"], c["status"], c["output"]) for c in r.checks]
             if self._checks.get(host_id) != summary:
-                stamped = [dict(c, ts=r.ts) for c in r.checks]
-                conn.execute(update(hosts).where(hosts.c.id == host_id).values(checks=stamped))
+                checks.append({"hid": host_id, "checks": [dict(c, ts=r.ts) for c in r.checks]})
                 self._checks[host_id] = summary
+        for rows, column in ((facts, hosts.c.facts), (checks, hosts.c.checks)):
+            if rows:
+                conn.execute(
+                    update(hosts)
+                    .where(hosts.c.id == bindparam("hid"))
+                    .values({column: bindparam(column.name, type_=column.type)}),
+                    rows,
+                )
         if plain:
             conn.execute(
                 update(hosts)
