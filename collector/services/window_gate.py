@@ -64,9 +64,17 @@ class WindowGate:
         await self.free()
         self._held = True
         try:
-            return await asyncio.to_thread(fn)
-        finally:
+            result = await asyncio.to_thread(fn)
+        except asyncio.CancelledError:
+            # The server is closing: the thread may still be reading, so nothing is applied
+            # (the window goes with the process; the report log has every report).
+            self._release()
+            raise
+        except Exception:
             await self._drain()
+            raise
+        await self._drain()
+        return result
 
     async def _drain(self) -> None:
         queue = self._queue
@@ -84,9 +92,13 @@ class WindowGate:
                 if queue:
                     await asyncio.sleep(0)
         finally:
-            # Cancelled (the server is closing): what is left goes with the window.
-            queue.clear()
-            self._held = False
-            if self._free is not None:
-                self._free.set()
-                self._free = None
+            self._release()
+
+    def _release(self) -> None:
+        # Emptied already, unless cancelled (the server is closing): then what is left goes with
+        # the window.
+        self._queue.clear()
+        self._held = False
+        if self._free is not None:
+            self._free.set()
+            self._free = None

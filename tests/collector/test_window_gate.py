@@ -171,3 +171,46 @@ def test_a_long_queue_is_applied_in_slices_between_which_the_loop_runs() -> None
     asyncio.run(main())
     assert applied == 100
     assert ran_between >= 2
+
+
+def test_a_failed_round_still_applies_the_changes_it_held_back() -> None:
+    gate = WindowGate()
+    seen: list[int] = []
+    release = threading.Event()
+
+    def failing_round() -> None:
+        release.wait(5)
+        raise RuntimeError("rule engine bug")
+
+    async def main() -> None:
+        task = asyncio.create_task(gate.read(failing_round))
+        await asyncio.sleep(0.01)
+        gate.write(seen.append, 1)
+        release.set()
+        with pytest.raises(RuntimeError, match="rule engine bug"):
+            await task
+
+    asyncio.run(main())
+    assert seen == [1]
+    assert not gate.held
+
+
+def test_a_cancelled_round_releases_the_window_without_applying_under_the_thread() -> None:
+    gate = WindowGate()
+    seen: list[int] = []
+    release = threading.Event()
+
+    async def main() -> None:
+        task = asyncio.create_task(gate.read(lambda: release.wait(5)))
+        await asyncio.sleep(0.01)
+        gate.write(seen.append, 1)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert not gate.held
+        await gate.free()  # returns at once
+        gate.write(seen.append, 2)  # the loop's again
+        release.set()
+
+    asyncio.run(main())
+    assert seen == [2]
