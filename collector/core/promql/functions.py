@@ -128,8 +128,7 @@ class RangeCall(Node):
         start: float, end: float, args: RangeArgs, exact: dict[tuple[int, int, int], Line] | None = None,
     ) -> tuple[list[float | None], int]:
         """Each series' value (None for none), from its samples in the range or its long fit; and
-        how many have none. ``exact``: the round's exact fits by (series, first, end index), for
-        deriv() and predict_linear()."""
+        how many have none. ``exact``: the round's exactly fitted lines (see _exact)."""
         if lines is None:
             values = [self._exact(s, start, end, args) for s in all_series]
         else:
@@ -143,43 +142,19 @@ class RangeCall(Node):
             if None in lines:
                 for i, line in enumerate(lines):
                     if line is None:
-                        values[i] = (self._exact(all_series[i], start, end, args) if exact is None
-                                     else self._exact_fit(all_series[i], start, end, args, exact))
+                        values[i] = self._exact(all_series[i], start, end, args, exact)
         return values, values.count(None)
 
-    def _exact_fit(
-        self, s: Series, start: float, end: float, args: RangeArgs, exact: dict[tuple[int, int, int], Line]
+    def _exact(
+        self, s: Series, start: float, end: float, args: RangeArgs,
+        fits: dict[tuple[int, int, int], Line] | None = None,
     ) -> float | None:
-        """deriv() or predict_linear() over the series' samples in the range, sample by sample as
-        Prometheus computes it, the line shared with every call of the round over the same samples
-        (the line depends on the samples and the evaluation time only; the memo is the round's)."""
-        ts = s.ts
-        n = len(ts)
-        if not n:
-            return None
-        hi = n if ts[n - 1] <= end else bisect_right(ts, end)
-        lo = bisect_left(ts, start, 0, hi)
-        if lo >= hi:
-            return None
-        key = (id(s), lo, hi)
-        line = exact.get(key)
-        if line is None:
-            mk = s.marks
-            if mk is None or mk[CHECKED] != ts[n - 1]:
-                mk = marks(s)
-            if mk[STALE] < ts[lo]:
-                tss, vss = ts[lo:hi], s.vs[lo:hi]
-            else:
-                tss, vss = range_samples(s, start, end)
-            line = exact[key] = fit_line(self.name, tss, vss, args)
-        if not line:
-            return None
-        if self.name == "deriv":
-            return line[0]
-        return line[0] * args.params[0] + line[1]
+        """The function over the series' samples in the range; None for none.
 
-    def _exact(self, s: Series, start: float, end: float, args: RangeArgs) -> float | None:
-        """The function over the series' samples in the range; None for none."""
+        ``fits`` (deriv() and predict_linear()): the round's fitted lines by (series, first and
+        end sample index). A line depends on the samples and the evaluation time only, so every
+        call of the round over the same samples shares it.
+        """
         # range_samples, inlined: this runs for every series of every range in the pack.
         ts = s.ts
         n = len(ts)
@@ -189,6 +164,10 @@ class RangeCall(Node):
         lo = bisect_left(ts, start, 0, hi)
         if lo >= hi:
             return None
+        if fits is not None:
+            line = fits.get((id(s), lo, hi))
+            if line is not None:
+                return self._on_line(line, args)
         mk = s.marks
         if mk is None or mk[CHECKED] != ts[n - 1]:
             mk = marks(s)
@@ -203,7 +182,18 @@ class RangeCall(Node):
             tss, vss = range_samples(s, start, end)
             if not vss:
                 return None
-        return self.fn(tss, vss, args)
+        if fits is None:
+            return self.fn(tss, vss, args)
+        line = fits[(id(s), lo, hi)] = fit_line(self.name, tss, vss, args)
+        return self._on_line(line, args)
+
+    def _on_line(self, line: Line, args: RangeArgs) -> float | None:
+        """deriv()'s or predict_linear()'s value from a fitted line (None for too few samples)."""
+        if not line:
+            return None
+        if self.name == "deriv":
+            return line[0]
+        return line[0] * args.params[0] + line[1]
 
     def _extrapolated(
         self, all_series: list[Series], tss: list[array], vss: list[array], start: float, end: float,
