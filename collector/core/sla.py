@@ -119,12 +119,14 @@ class ServiceWindow:
         """
         begin = _utc(begin)
         left = float(seconds)
+        if left <= 0.0:
+            # No business time has to pass: ``begin`` itself, open or not. (Moving on to the next
+            # opening would break adding in steps: a first step may end exactly at a closing time.)
+            return begin
         spans = _subtract(self.open_intervals(begin), _normalise(pauses))
         for a, b in spans:
             length = (b - a).total_seconds()
             if left <= length:
-                if left == 0.0:
-                    return a if a > begin else begin
                 return a + timedelta(seconds=left)
             left -= length
         raise ValueError("the service window is never open")

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import holidays
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from collector.core.sla import FOREVER, ServiceWindow, deadline
@@ -122,6 +122,10 @@ def test_adding_then_measuring_gives_the_same_business_time(
     assert abs(w.business_seconds(a, due) - seconds) < 1e-3
 
 
+@example(
+    w=ServiceWindow(tz=UTC, days=frozenset({0}), start=time(0, 0), end=time(0, 30)),
+    a=datetime(2024, 1, 1, tzinfo=UTC), x=16200.0, y=16200.0,
+)  # the first step ends exactly at a closing time; adding nothing more must stay there
 @settings(max_examples=150, deadline=None)
 @given(w=windows(), a=instants, x=st.floats(0, 3 * 86400), y=st.floats(0, 3 * 86400))
 def test_adding_is_monotone_and_additive(w: ServiceWindow, a: datetime, x: float, y: float) -> None:
