@@ -26,7 +26,11 @@ class StorageConfig(Section):
 class RetentionConfig(Section):
     reports: Duration = 7 * 86400.0
     rollups: Duration = 400 * 86400.0
-    window: Duration = 6 * 3600.0
+    # How far back the recent window keeps every series (and never less than the rules' lookback
+    # plus one interval, what an instant selector and /federate read). Metrics the rules read over
+    # longer ranges are kept as far back as the rules read them (predict_linear(...[6h]) keeps
+    # that metric 6 h): most series of a fleet are read over minutes, or not at all.
+    window: Duration = 5 * 60.0
 
 
 class IngestConfig(Section):

@@ -138,10 +138,20 @@ class Series:
 
 
 class RecentWindow:
-    """All series' samples for the last ``retention`` seconds."""
+    """Every series' samples for the last ``retention`` seconds, and further back for the metric
+    names given a longer ``depth`` (those the rules read over longer ranges).
+
+    A fleet reports dozens of series a host, and the rules read most of them over minutes: a
+    window as deep as the longest rule range for every series would hold hours of samples of
+    series no rule looks back on (at 15 s, 1,441 samples a series for 6 h).
+    """
 
     def __init__(self, retention: float = 3600.0) -> None:
         self.retention = retention
+        # Per metric name, how far back it is kept when that is longer than the retention.
+        self._depths: dict[str, float] = {}
+        # Per metric name, a time none of its samples was older than at its last trim walk.
+        self._floors: dict[str, float] = {}
         self._by_name: dict[str, dict[LabelKey, Series]] = {}
         self._by_host: dict[str, dict[tuple[str, tuple[tuple[str, str], ...]], Series]] = {}
         self._derived: dict[str, dict[tuple[str, tuple[tuple[str, str], ...]], Series]] = {}
@@ -153,7 +163,7 @@ class RecentWindow:
         # Per host: the names and labels of its last report's samples in order, and their
         # series; forgotten whenever one of the host's series may have been dropped.
         self._order: dict[str, tuple[list[str], list[dict[str, str]], list[Series]]] = {}
-        # No sample is older than this (so trimming before it has nothing to do).
+        # No sample appended since the last whole trim walk is older than this.
         self._floor = math.inf
 
     # -- writing ---------------------------------------------------------------------------
@@ -272,8 +282,29 @@ class RecentWindow:
         series.ck = shape
         return series
 
+    # -- depth -----------------------------------------------------------------------------
+    def keep(self, depths: Mapping[str, float]) -> None:
+        """Keep the named metrics this far back (seconds) where that is longer than the
+        retention; the names not given keep the retention. Replaces the previous depths."""
+        self._depths = {intern(name): float(d) for name, d in depths.items() if d > self.retention}
+
+    def fit(self, reaches: Mapping[str | None, float], *, floor: float, margin: float) -> None:
+        """Keep each metric ``margin`` further back than ``reaches`` gives it (how far back its
+        readers look; under None, readers of any series), and every series at least ``floor``."""
+        self.retention = max(floor, reaches.get(None, -margin) + margin)
+        self.keep({name: far + margin for name, far in reaches.items() if name is not None})
+
+    def depth(self, name: str) -> float:
+        """How far back the samples of ``name`` are kept."""
+        return max(self.retention, self._depths.get(name, 0.0))
+
+    @property
+    def deepest(self) -> float:
+        """How far back any sample is kept: what a rebuild reads back."""
+        return max(self.retention, *self._depths.values()) if self._depths else self.retention
+
     def trim(self, now: float) -> None:
-        """Forget samples older than the retention, and series left with none."""
+        """Forget samples older than their name's depth, and series left with none."""
         for _ in self.trim_steps(now):
             pass
 
@@ -281,19 +312,21 @@ class RecentWindow:
         """``trim`` in steps of about ``step`` series, for a caller that lets other work run
         between them (appends, evaluations: a fleet's window has millions of series).
 
-        Walks nothing while no sample is older than the retention plus ``slack``: a periodic
-        caller passes a slack so that it walks the window now and then, not on every call.
+        Walks no name none of whose samples is older than its depth plus ``slack``: a periodic
+        caller passes a slack so that it walks a name now and then, not on every call.
         """
-        before = now - self.retention
-        if before - slack <= self._floor:
-            return
-        # Every sample is at or after `before` once this walk is done; an append meanwhile of
-        # an older one lowers the floor again, and a walk cut short puts the old floor back.
-        floor, self._floor = self._floor, before
+        # Samples appended from here on may be older than the floors this walk sets: they lower
+        # the appended floor again, and a walk cut short puts the old one back.
+        low, self._floor = self._floor, math.inf
         done = False
         try:
             walked = 0
             for name, by_key in list(self._by_name.items()):
+                before = now - self.depth(name)
+                floor = min(self._floors.get(name, math.inf), low)
+                if before - slack <= floor:
+                    self._floors[name] = floor
+                    continue
                 for key, series in list(by_key.items()):
                     series.trim(before)
                     if not series.ts and by_key.get(key) is series:
@@ -308,13 +341,15 @@ class RecentWindow:
                     if walked >= step:
                         walked = 0
                         yield
+                self._floors[name] = before
                 if not by_key and self._by_name.get(name) is by_key:
                     del self._by_name[name]
                     self._gens.pop(name, None)
+                    self._floors.pop(name, None)
             done = True
         finally:
             if not done:
-                self._floor = min(self._floor, floor)
+                self._floor = min(self._floor, low)
 
     def drop_host(self, host: str) -> None:
         self._order.pop(host, None)

@@ -153,9 +153,11 @@ class AlertService:
         return ReloadResult(len(rules.files), len(rules.groups), sum(1 for _ in rules.rules()))
 
     def _fit_window(self, rules: RuleSet) -> None:
-        # The window must reach back as far as the longest rule range, or those rules see too little.
-        needed = rules.max_range() + self.config.interval
-        self.ctx.window.retention = max(self.ctx.window.retention, needed)
+        """Keep each metric as far back as a rule reads it, plus one interval; every series at
+        least ``retention.window`` and the lookback (what an instant selector and /federate read)."""
+        step = self.config.interval
+        floor = max(self.ctx.config.retention.window, self.config.lookback + step)
+        self.ctx.window.fit(rules.reaches(self.config.lookback), floor=floor, margin=step)
 
     def startup(self) -> None:
         """Server start: load the rules (a bad file is logged and skipped), then restore alert state."""

@@ -282,12 +282,21 @@ class IngestService:
             self._by_token = owners
             self._token_gen = gen
 
-    def _replay(self, reps: list[reportlog.LoggedReport]) -> None:
+    def _replay(self, reps: list[reportlog.LoggedReport], now: float) -> None:
         window = self.ctx.window
+        whole = now - window.retention  # reports since then go back whole
         for rep in reps:
             host = self._hosts.get(rep.host_id)
-            if host is not None:
-                window.append_report(host.name, host.base_labels, rep.ts, rep.samples)
+            if host is None:
+                continue
+            samples = rep.samples
+            if rep.ts < whole:
+                # Older: only the samples of metrics kept that far back (the log is read in time
+                # order, so a host's series only ever join: none is marked stale by leaving out).
+                samples = [s for s in samples if rep.ts >= now - window.depth(s[0])]
+                if not samples:
+                    continue
+            window.append_report(host.name, host.base_labels, rep.ts, samples)
 
     def _finish_rebuild(self, now: float, n: int) -> None:
         deferred, self._deferred = self._deferred, []
@@ -304,12 +313,12 @@ class IngestService:
         log.info("recent window rebuilt from %d reports", n)
 
     def rebuild_window(self, now: float) -> int:
-        """Put the report log's last ``retention.window`` back into the window, at once; returns
+        """Put the report log back into the window as far as it keeps each metric, at once; returns
         the reports read. (The server uses ``rebuild_loop``, which does the same in chunks.)"""
         n = 0
         with self.ctx.engine.connect() as conn:
-            page = list(reportlog.reports_since(conn, now - self.ctx.window.retention))
-        self._replay(page)
+            page = list(reportlog.reports_since(conn, now - self.ctx.window.deepest))
+        self._replay(page, now)
         n = len(page)
         self._finish_rebuild(now, n)
         return n
@@ -319,7 +328,7 @@ class IngestService:
         if not self.rebuilding:
             return
         now = _ts(self.ctx.clock.now())
-        after = (now - self.ctx.window.retention, -1)
+        after = (now - self.ctx.window.deepest, -1)
         n = 0
 
         def read(after: tuple[float, int]) -> list[reportlog.LoggedReport]:
@@ -331,7 +340,7 @@ class IngestService:
             if not page:
                 break
             await self.ctx.gate.free()
-            self._replay(page)
+            self._replay(page, now)
             n += len(page)
             after = (page[-1].ts, page[-1].id)
         await self.ctx.gate.free()

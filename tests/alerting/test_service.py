@@ -196,17 +196,37 @@ def test_a_bad_reload_keeps_the_rules_in_force(
     assert svc.active() == []
 
 
-def test_the_window_reaches_back_as_far_as_the_longest_rule(
+def test_the_window_keeps_each_metric_as_far_back_as_the_rules_read_it(
     make_ctx: Callable[[], AppContext], alerting_config: Any
 ) -> None:
     ctx = make_ctx()
-    ctx.window.retention = 600.0
+    step = alerting_config.alerting.interval
     rules_file = Path(alerting_config.alerting.rule_paths[0])
     rules_file.write_text(
-        "groups:\n- name: g\n  rules:\n  - alert: Trend\n    expr: predict_linear(node_load1[8h], 3600) > 1\n"
+        "groups:\n- name: g\n  rules:\n"
+        "  - alert: Trend\n    expr: predict_linear(node_load1[8h], 3600) > 1\n"
+        "  - alert: Busy\n    expr: rate(node_cpu_seconds_total[10m] offset 1h) > 0.9\n"
+        "  - alert: Low\n    expr: node_memory_MemAvailable_bytes < 1\n"
     )
     ctx.area("alerts").reload()
-    assert ctx.window.retention >= 8 * 3600
+    w = ctx.window
+    base = max(alerting_config.retention.window, alerting_config.alerting.lookback + step)
+    assert w.retention == base
+    assert w.depth("node_load1") == 8 * 3600 + step
+    assert w.depth("node_cpu_seconds_total") == 3600 + 600 + step
+    assert w.depth("node_memory_MemAvailable_bytes") == base  # read over the lookback only
+    assert w.depth("node_network_receive_bytes_total") == base  # read by no rule
+    assert w.deepest == 8 * 3600 + step
+    # A selector naming no metric may read any series: every series is kept that far.
+    rules_file.write_text(
+        "groups:\n- name: g\n  rules:\n"
+        "  - alert: Any\n    expr: count_over_time({__name__=~\"node_.*\"}[2h]) > 1000\n"
+    )
+    ctx.area("alerts").reload()
+    assert w.retention == w.depth("node_load1") == w.deepest == 2 * 3600 + step
+    rules_file.write_text("groups: []\n")
+    ctx.area("alerts").reload()
+    assert w.deepest == w.retention == base
 
 
 def test_a_round_reads_the_window_in_a_thread_while_the_loops_changes_wait(

@@ -69,6 +69,7 @@ def test_the_window_is_rebuilt_from_the_report_log(store_config: CollectorConfig
 
     again = make_ingest_context(store_config, clock)
     try:
+        again.window.retention = 3600.0  # every report of the log
         svc: IngestService = again.area("ingest")
         svc.startup()
         # A report arriving while the window is rebuilt waits for the older samples to go in first.
@@ -79,6 +80,40 @@ def test_the_window_is_rebuilt_from_the_report_log(store_config: CollectorConfig
         after = {s.key: list(s.vs) for s in again.window.series_named("node_load1")}
         assert after == {k: [*v, 99.0] for k, v in before.items()}
         assert _value(again, "up", "db-01", t0 + 2) == 1.0
+    finally:
+        again.close()
+
+
+def test_a_rebuild_reads_each_metric_back_as_far_as_the_window_keeps_it(
+    store_config: CollectorConfig, clock: FixedClock
+) -> None:
+    ctx = make_ingest_context(store_config, clock)
+    aid, token = _enroll(ctx)
+    t0 = clock.now().timestamp()
+    docs = [report(aid, i + 1, t0 - 3000 + 15 * i, value=float(i)) for i in range(200)]
+    assert all(_push(ctx, token, docs, t0))
+    before = {s.key: (list(s.ts), list(s.vs)) for s in ctx.window.all_series()}
+    ctx.close()
+
+    again = make_ingest_context(store_config, clock)
+    try:
+        window = again.window
+        assert window.retention == 300.0  # the default
+        window.keep({"node_filesystem_avail_bytes": 3600.0})
+        svc: IngestService = again.area("ingest")
+        svc.startup()
+        assert svc.rebuild_window(t0) == 200  # read back as far as the deepest metric
+        disks = list(window.series_named("node_filesystem_avail_bytes"))
+        assert len(disks) == 2
+        for s in disks:
+            assert (list(s.ts), list(s.vs)) == before[s.key]  # all 50 minutes
+        (load,) = window.series_named("node_load1")
+        ts, vs = before[load.key]
+        kept = [i for i, t in enumerate(ts) if t >= t0 - 300]
+        assert len(kept) == 20
+        # Only its last 5 minutes, and no stale marker where the older reports left it out.
+        assert list(load.ts) == [ts[i] for i in kept]
+        assert list(load.vs) == [vs[i] for i in kept]
     finally:
         again.close()
 

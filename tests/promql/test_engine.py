@@ -270,6 +270,19 @@ def test_max_range_and_metric_names() -> None:
     assert e.metric_names() == {"fs_avail", "up"}
     assert compile_expr("changes(boot[30m] offset 1h)").max_range() == 5400.0
     assert compile_expr("up offset 10m").max_range(lookback=300.0) == 900.0
+
+
+def test_reaches_give_each_metric_its_own_longest_read() -> None:
+    e = compile_expr(
+        "predict_linear(fs_avail[6h], 3600) < 0 and on(host) rate(cpu[5m] offset 1h) > 0"
+        " and on(host) fs_avail < 10 and on(host) up == 1"
+    )
+    assert e.reaches(lookback=300.0) == {"fs_avail": 21600.0, "cpu": 3900.0, "up": 300.0}
+    assert max(e.reaches().values()) == e.max_range()
+    # A selector naming no metric may read any series: it reaches under None.
+    assert compile_expr('count_over_time({__name__=~"node_.*"}[2h]) > 0').reaches() == {None: 7200.0}
+    assert compile_expr('{job="x"} offset 5m').reaches(lookback=60.0) == {None: 360.0}
+    assert compile_expr("1 + 1").reaches() == {}
     assert compile_expr('"text"').evaluate(RecentWindow(), 0) == "text"
 
 

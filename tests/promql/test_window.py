@@ -72,3 +72,49 @@ def test_a_trim_cut_short_keeps_its_floor_so_the_next_one_finishes_it() -> None:
     assert any(s.ts[0] == 0.0 for s in w.all_series())
     w.trim(250.0)
     assert all(list(s.ts) == [200.0] for s in w.all_series())
+
+
+def test_each_metric_is_trimmed_to_its_own_depth() -> None:
+    w = RecentWindow(100.0)
+    w.keep({"node_filesystem_avail_bytes": 1000.0, "node_load1": 50.0, "unseen": 5000.0})
+    assert w.depth("node_filesystem_avail_bytes") == 1000.0
+    assert w.depth("node_load1") == 100.0  # never shallower than the retention
+    assert w.depth("anything") == 100.0
+    assert w.deepest == 5000.0
+    for k in range(150):  # 1,500 s of reports every 10 s
+        w.append_report("h", BASE, 10.0 * k, _samples(float(k)))
+    w.trim(1490.0)
+    (load,) = w.series_named("node_load1")
+    (disk,) = w.series_named("node_filesystem_avail_bytes")
+    assert list(load.ts) == [10.0 * k for k in range(139, 150)]  # (1390, 1490]: 100 s
+    assert list(disk.ts) == [10.0 * k for k in range(49, 150)]  # 1000 s
+    assert list(disk.vs) == [2.0 * k for k in range(49, 150)]
+    # Within a slack of its depth a name is not walked; past it, it is.
+    w.append_report("h", BASE, 1500.0, _samples(150.0))
+    w.append_report("h", BASE, 1510.0, _samples(151.0))
+    assert list(w.trim_steps(1515.0, slack=30.0)) == []
+    assert load.ts[0] == 1390.0
+    assert disk.ts[0] == 490.0
+    w.trim(1515.0)
+    assert load.ts[0] == 1420.0
+    assert disk.ts[0] == 520.0
+    # Depths replaced: the metric given none falls back to the retention at the next trim.
+    w.keep({})
+    assert w.deepest == 100.0
+    w.trim(1515.0)
+    assert disk.ts[0] == 1420.0
+    # A series left without samples goes, and its name with it.
+    w.trim(10_000.0)
+    assert w.series_count() == 0
+    assert list(w.names()) == []
+
+
+def test_a_late_old_sample_is_trimmed_even_under_a_name_trimmed_just_before() -> None:
+    w = RecentWindow(100.0)
+    w.keep({"node_filesystem_avail_bytes": 300.0})
+    for k in range(40):
+        w.append_report("h", BASE, 10.0 * k, _samples(float(k)))
+    w.trim(390.0)  # both names walked: each has a floor now
+    w.append_report("late", {"host": "late", "customer": "acme"}, 5.0, _samples(9.0))
+    w.trim(395.0)
+    assert not any(s.host == "late" for s in w.all_series())

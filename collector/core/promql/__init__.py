@@ -141,6 +141,11 @@ class CompiledExpr:
         """How many seconds before the evaluation time the expression reads: ranges, offsets, lookback."""
         return self.root.reach(lookback)
 
+    def reaches(self, lookback: float = DEFAULT_LOOKBACK) -> dict[str | None, float]:
+        """``max_range`` per metric name the selectors name; under None, that of selectors naming
+        no metric (a regex on ``__name__``, or labels only), which may read any series."""
+        return self.root.reaches(lookback)
+
     def metric_names(self) -> set[str]:
         """The metric names the expression's selectors name (a regex on ``__name__`` names none)."""
         return self.root.names()

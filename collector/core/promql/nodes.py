@@ -170,6 +170,16 @@ class Node:
             out |= c.names()
         return out
 
+    def reaches(self, lookback: float) -> dict[str | None, float]:
+        """``reach`` per metric name the selectors name (None: a selector naming none, which
+        may read any series)."""
+        out: dict[str | None, float] = {}
+        for c in self.children():
+            for name, far in c.reaches(lookback).items():
+                if far > out.get(name, -1.0):
+                    out[name] = far
+        return out
+
 
 class Number(Node):
     kind = "scalar"
@@ -220,6 +230,9 @@ class VectorSelector(Node):
     def names(self) -> set[str]:
         return {self.selector.name} if self.selector.name else set()
 
+    def reaches(self, lookback: float) -> dict[str | None, float]:
+        return {self.selector.name or None: self.reach(lookback)}
+
 
 class MatrixSelector(Node):
     kind = "matrix"
@@ -250,6 +263,9 @@ class MatrixSelector(Node):
 
     def names(self) -> set[str]:
         return {self.selector.name} if self.selector.name else set()
+
+    def reaches(self, lookback: float) -> dict[str | None, float]:
+        return {self.selector.name or None: self.reach(lookback)}
 
 
 def _drop_name(labels: Labels) -> Labels:
