@@ -152,6 +152,9 @@ class RecentWindow:
         self._depths: dict[str, float] = {}
         # Per metric name, a time none of its samples was older than at its last trim walk.
         self._floors: dict[str, float] = {}
+        # Metric names kept deeper since ``fit`` last changed the depths, with how deep they were
+        # kept before: their older samples are missing until someone grafts them (see graft).
+        self._deepened: dict[str, float] = {}
         self._by_name: dict[str, dict[LabelKey, Series]] = {}
         self._by_host: dict[str, dict[tuple[str, tuple[tuple[str, str], ...]], Series]] = {}
         self._derived: dict[str, dict[tuple[str, tuple[tuple[str, str], ...]], Series]] = {}
@@ -290,9 +293,58 @@ class RecentWindow:
 
     def fit(self, reaches: Mapping[str | None, float], *, floor: float, margin: float) -> None:
         """Keep each metric ``margin`` further back than ``reaches`` gives it (how far back its
-        readers look; under None, readers of any series), and every series at least ``floor``."""
+        readers look; under None, readers of any series), and every series at least ``floor``.
+
+        The metrics held that are now kept deeper than before are noted (``take_deepened``).
+        """
+        before = {name: self.depth(name) for name in self._by_name}
         self.retention = max(floor, reaches.get(None, -margin) + margin)
         self.keep({name: far + margin for name, far in reaches.items() if name is not None})
+        for name, was in before.items():
+            if self.depth(name) > was:
+                self._deepened[name] = min(was, self._deepened.get(name, was))
+
+    def take_deepened(self) -> dict[str, float]:
+        """The metrics kept deeper since the last call, each with the depth it had before."""
+        got, self._deepened = self._deepened, {}
+        return got
+
+    def graft(self, older: RecentWindow) -> int:
+        """Put the samples of ``older`` (the same series' history, read back from elsewhere) before
+        the first sample each series holds here; returns the series that got some.
+
+        A series that gets older samples is replaced by a new one, as if it had just appeared:
+        readers keep per-series state built from appends only (see promql/scan.py).
+        """
+        grafted = 0
+        for name, their in older._by_name.items():
+            ours = self._by_name.get(name)
+            if not ours:
+                continue
+            changed = False
+            for key, past in their.items():
+                series = ours.get(key)
+                if series is None or not series.ts or not past.ts:
+                    continue
+                cut = bisect_left(past.ts, series.ts[0])
+                if not cut:
+                    continue
+                fresh = Series(series.labels, series.key, series.host)
+                fresh.ts = past.ts[:cut] + series.ts
+                fresh.vs = past.vs[:cut] + series.vs
+                fresh.ck, fresh.gen = series.ck, series.gen
+                ours[key] = fresh
+                for caches in (self._by_host, self._derived):
+                    host_cache = caches.get(series.host)
+                    if host_cache is not None and host_cache.get(series.ck) is series:
+                        host_cache[series.ck] = fresh
+                self._order.pop(series.host, None)
+                self._floor = min(self._floor, fresh.ts[0])
+                grafted += 1
+                changed = True
+            if changed:
+                self._changed(name)
+        return grafted
 
     def depth(self, name: str) -> float:
         """How far back the samples of ``name`` are kept."""

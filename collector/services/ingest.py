@@ -23,6 +23,7 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, delete, select, update
 
+from collector.core.window import RecentWindow
 from collector.errors import Forbidden, Overloaded, RateLimited, Unauthorized
 from collector.services import AppContext
 from collector.services.ingest_metrics import IngestMetrics
@@ -346,6 +347,52 @@ class IngestService:
         await self.ctx.gate.free()
         self._finish_rebuild(_ts(self.ctx.clock.now()), n)
 
+    # -- deeper rules ------------------------------------------------------------------------
+    def _history(self, wanted: dict[str, float], now: float) -> RecentWindow:
+        """The report log's samples of the ``wanted`` metrics (each with the depth it was kept
+        before) from as far back as the window now keeps each, in a window of their own."""
+        window = self.ctx.window
+        past = RecentWindow(window.deepest)
+        since = now - max(window.depth(name) for name in wanted)
+        until = now - min(wanted.values())  # newer samples are all held
+        after = (since, -1)
+        while True:
+            with self.ctx.engine.connect() as conn:
+                page = reportlog.reports_page(conn, after, REBUILD_CHUNK)
+            for rep in page:
+                if rep.ts >= until:
+                    return past
+                host = self._hosts.get(rep.host_id)
+                if host is None:
+                    continue
+                # The same names from every report, so a series is marked stale only where the
+                # host stopped sending it, as in the window itself.
+                samples = [s for s in rep.samples if s[0] in wanted and rep.ts >= now - window.depth(s[0])]
+                if samples:
+                    past.append_report(host.name, host.base_labels, rep.ts, samples)
+            if len(page) < REBUILD_CHUNK:
+                return past
+            after = (page[-1].ts, page[-1].id)
+
+    def backfill_window(self, now: float) -> int:
+        """Give the metrics the window keeps deeper since the rules last changed their history
+        from the report log, at once; returns the series that got some. (The server uses
+        ``backfill``, which reads the log off the event loop.)"""
+        wanted = self.ctx.window.take_deepened()
+        return self.ctx.window.graft(self._history(wanted, now)) if wanted else 0
+
+    async def backfill(self, now: float) -> int:
+        """``backfill_window`` for the server: the log is read in a thread, the history goes
+        into the window on the loop, between rule rounds."""
+        wanted = self.ctx.window.take_deepened()
+        if not wanted:
+            return 0
+        past = await asyncio.to_thread(self._history, wanted, now)
+        await self.ctx.gate.free()
+        n = self.ctx.window.graft(past)
+        log.info("history of %d series read back from the report log for rules reaching further", n)
+        return n
+
     def close(self) -> None:
         self.writer.stop()
 
@@ -438,6 +485,9 @@ def install(ctx: AppContext) -> None:
                 await ctx.gate.free()  # not while a rule round reads the window
                 now = _ts(ctx.clock.now())
                 sweep_heartbeats(ctx, now)
+                if not svc.rebuilding:
+                    # Rules reloaded to read further back: their metrics' history from the log.
+                    await svc.backfill(now)
                 if beats % 12 == 0:
                     # Trimming walks every series: at most once a minute, only once the oldest
                     # samples are past the retention by a slack, and in steps between which

@@ -201,6 +201,7 @@ def test_the_window_keeps_each_metric_as_far_back_as_the_rules_read_it(
 ) -> None:
     ctx = make_ctx()
     step = alerting_config.alerting.interval
+    ctx.window.append_report("h", {"host": "h", "customer": "acme"}, 0.0, [("node_load1", {}, 1.0)])
     rules_file = Path(alerting_config.alerting.rule_paths[0])
     rules_file.write_text(
         "groups:\n- name: g\n  rules:\n"
@@ -217,6 +218,8 @@ def test_the_window_keeps_each_metric_as_far_back_as_the_rules_read_it(
     assert w.depth("node_memory_MemAvailable_bytes") == base  # read over the lookback only
     assert w.depth("node_network_receive_bytes_total") == base  # read by no rule
     assert w.deepest == 8 * 3600 + step
+    # node_load1 is held, and now kept deeper: its history is to be read back from the log.
+    assert w.take_deepened() == {"node_load1": alerting_config.retention.window}
     # A selector naming no metric may read any series: every series is kept that far.
     rules_file.write_text(
         "groups:\n- name: g\n  rules:\n"

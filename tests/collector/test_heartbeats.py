@@ -118,6 +118,32 @@ def test_a_rebuild_reads_each_metric_back_as_far_as_the_window_keeps_it(
         again.close()
 
 
+def test_metrics_kept_deeper_get_their_history_back_from_the_report_log(
+    ingest_ctx: AppContext, clock: FixedClock
+) -> None:
+    aid, token = _enroll(ingest_ctx)
+    t0 = clock.now().timestamp()
+    docs = [report(aid, i + 1, t0 - 3000 + 15 * i, value=float(i)) for i in range(200)]
+    assert all(_push(ingest_ctx, token, docs, t0))
+    window = ingest_ctx.window
+    deep = {s.key: (list(s.ts), list(s.vs)) for s in window.all_series()}
+    window.trim(t0)  # the default depth: 5 minutes of everything
+    assert all(len(s.ts) == 20 for s in window.series_named("node_filesystem_avail_bytes"))
+    svc: IngestService = ingest_ctx.area("ingest")
+    assert svc.backfill_window(t0) == 0  # nothing kept deeper: nothing to read
+    # Rules now read the filesystems over 40 minutes.
+    window.fit({"node_filesystem_avail_bytes": 2400.0, "node_load1": 60.0}, floor=300.0, margin=15.0)
+    assert asyncio.run(svc.backfill(t0)) == 2
+    for s in window.series_named("node_filesystem_avail_bytes"):
+        ts, vs = deep[s.key]
+        kept = [i for i, t in enumerate(ts) if t >= t0 - 2415]
+        assert len(kept) == 161
+        assert (list(s.ts), list(s.vs)) == ([ts[i] for i in kept], [vs[i] for i in kept])
+    (load,) = window.series_named("node_load1")
+    assert len(load.ts) == 20
+    assert svc.backfill_window(t0) == 0  # done once
+
+
 def test_a_report_is_answered_during_a_rule_round_and_reaches_the_window_after_it(
     ingest_ctx: AppContext, clock: FixedClock
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collector.core.promql import EvaluationCache, compile_expr
 from collector.core.window import RecentWindow, is_stale
 
 BASE = {"host": "h", "customer": "acme"}
@@ -118,3 +119,63 @@ def test_a_late_old_sample_is_trimmed_even_under_a_name_trimmed_just_before() ->
     w.append_report("late", {"host": "late", "customer": "acme"}, 5.0, _samples(9.0))
     w.trim(395.0)
     assert not any(s.host == "late" for s in w.all_series())
+
+
+def test_history_grafted_after_a_window_deepens_gives_what_a_deep_window_gives() -> None:
+    def feed(w: RecentWindow, ks: range, only: str = "") -> None:
+        for k in ks:
+            for h in ("a", "b"):
+                samples = _samples(float(k * k % 7 + k))
+                if h == "b" and 20 <= k < 25:
+                    samples = samples[:1]  # b's disk goes missing for a while: a stale marker
+                samples = [x for x in samples if x[0] == only] if only else samples
+                w.append_report(h, {"host": h, "customer": "acme"}, 15.0 * k, samples)
+
+    deep = RecentWindow(300.0)
+    deep.keep({"node_filesystem_avail_bytes": 3600.0})
+    shallow = RecentWindow(300.0)
+    feed(deep, range(200))
+    feed(shallow, range(200))
+    shallow.trim(15.0 * 199)
+    exprs = [compile_expr(t) for t in (
+        "predict_linear(node_filesystem_avail_bytes[50m], 3600)",
+        "rate(node_filesystem_avail_bytes[40m])",
+        "count_over_time(node_filesystem_avail_bytes[1h])",
+        "changes(node_load1[1h])",
+    )]
+    cache = EvaluationCache()
+    for e in exprs:  # readers' per-series state, built over the shallow series
+        e.evaluate(shallow, 15.0 * 199, cache=cache)
+    assert shallow.take_deepened() == {}
+    shallow.fit({"node_filesystem_avail_bytes": 3600.0, "node_load1": 60.0}, floor=300.0, margin=0.0)
+    assert shallow.take_deepened() == {"node_filesystem_avail_bytes": 300.0}
+    assert shallow.take_deepened() == {}
+    # The history, as read back from elsewhere (here: a window fed the same reports).
+    past = RecentWindow(1e9)
+    feed(past, range(200), only="node_filesystem_avail_bytes")
+    kept = {s.key: s for s in shallow.series_named("node_filesystem_avail_bytes")}
+    assert shallow.graft(past) == 2
+    for s in shallow.series_named("node_filesystem_avail_bytes"):
+        assert s is not kept[s.key]  # new series: readers start afresh
+    (load,) = [s for s in shallow.series_named("node_load1") if s.host == "a"]
+    assert len(load.ts) == 21  # not deepened: untouched
+    feed(deep, range(200, 210))
+    feed(shallow, range(200, 210))
+    deep.trim(15.0 * 209)
+    shallow.trim(15.0 * 209)
+    def disks(w: RecentWindow) -> dict:
+        return {
+            s.key: (list(s.ts), ["stale" if is_stale(v) else v for v in s.vs])
+            for s in w.series_named("node_filesystem_avail_bytes")
+        }
+
+    assert disks(shallow) == disks(deep)
+    assert any("stale" in vs for _, vs in disks(deep).values())
+    for e in exprs[:3]:
+        got = e.evaluate(shallow, 15.0 * 209, cache=cache)
+        want = e.evaluate(deep, 15.0 * 209)
+        assert isinstance(got, list)
+        assert isinstance(want, list)
+        assert sorted((sorted(x.labels.items()), x.value) for x in got) == sorted(
+            (sorted(x.labels.items()), x.value) for x in want
+        )
