@@ -20,8 +20,9 @@ from __future__ import annotations
 import math
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import count
+from operator import itemgetter
 from sys import intern
 
 STALE = math.nan
@@ -66,6 +67,28 @@ def _shape_labels(shape: Shape) -> dict[str, str]:
         got = dict(shape[1])
         if len(_SHAPE_LABELS) < _CACHE_LIMIT:
             _SHAPE_LABELS[shape] = got
+    return got
+
+
+# Per (shape, overriding label names): the shared shape, its pairs that stay, the "__name__"
+# pair, and what puts a series' pairs (those kept, then the overriding ones, then the name) in
+# sorted order. Label names are unique within a series, so that order depends on the names
+# alone: a new host's series are put together from its own pairs without sorting.
+_Template = tuple[Shape, tuple[tuple[str, str], ...], tuple[tuple[str, str]], Callable[[tuple], LabelKey]]
+_TEMPLATES: dict[tuple[Shape, tuple[str, ...]], _Template] = {}
+
+
+def _template(ck: Shape, over: tuple[str, ...]) -> _Template:
+    got = _TEMPLATES.get((ck, over))
+    if got is None:
+        shape = _shape(ck)
+        name, pairs = shape
+        kept = tuple([p for p in pairs if p[0] not in over])
+        names = [p[0] for p in kept] + list(over) + ["__name__"]
+        order = sorted(range(len(names)), key=names.__getitem__)
+        got = (shape, kept, (_pair("__name__", name),), itemgetter(*order) if len(order) > 1 else tuple)
+        if len(_TEMPLATES) < _CACHE_LIMIT:
+            _TEMPLATES[(shape, over)] = got
     return got
 
 
@@ -208,15 +231,15 @@ class RecentWindow:
         stored = 0
         touched = 0
         base: tuple[tuple[str, str], ...] | None = None
-        over: frozenset[str] = frozenset()
+        over: tuple[str, ...] = ()
         order: list[Series] = []
         for ck, (_, _, value) in zip(cks, samples):  # noqa: B905 (built from samples)
             series = cache.get(ck)
             if series is None:
                 if base is None:
                     base = tuple([_pair(k, v) for k, v in base_labels.items()])
-                    over = frozenset(base_labels)
-                series = self._create(host, _shape(ck), base, over)
+                    over = tuple(base_labels)
+                series = self._create(host, ck, base, over)
                 cache[series.ck] = series
             order.append(series)
             if series.gen != gen:
@@ -250,7 +273,7 @@ class RecentWindow:
         ck = (name, tuple(labels.items()))
         series = cache.get(ck)
         if series is None:
-            series = self._create(host, _shape(ck), (), frozenset())
+            series = self._create(host, ck, (), ())
             cache[series.ck] = series
         return series.append(ts, value)
 
@@ -263,23 +286,21 @@ class RecentWindow:
                     series.append(ts, STALE)
 
     def _create(
-        self, host: str, shape: Shape, base: tuple[tuple[str, str], ...], over: frozenset[str]
+        self, host: str, ck: Shape, base: tuple[tuple[str, str], ...], over: tuple[str, ...]
     ) -> Series:
-        """The series of ``shape`` (name, sample label pairs) with ``base`` pairs (label names
-        ``over``) overriding, found by its full label set or made; every pair and string comes
-        from the shared caches."""
-        name, pairs = shape
-        if base:
-            pairs = tuple([p for p in pairs if p[0] not in over]) + base
-        full = dict(pairs)
-        full["__name__"] = name
-        key: LabelKey = tuple(sorted((*pairs, _pair("__name__", name))))
+        """The series of ``ck`` (name, sample label pairs) with ``base`` pairs (label names
+        ``over``, in that order) overriding, found by its full label set or made; every pair and
+        string comes from the shared caches."""
+        shape, kept, tail, arrange = _template(ck, over)
+        name = shape[0]
+        pairs = kept + base + tail
+        key: LabelKey = arrange(pairs)
         by_key = self._by_name.get(name)
         if by_key is None:
             by_key = self._by_name[name] = {}
         series = by_key.get(key)
         if series is None:
-            series = Series(full, key, host)
+            series = Series(dict(pairs), key, host)  # "__name__" last, after the host's own
             by_key[key] = series
             self._changed(name)
         series.ck = shape

@@ -179,3 +179,23 @@ def test_history_grafted_after_a_window_deepens_gives_what_a_deep_window_gives()
         assert sorted((sorted(x.labels.items()), x.value) for x in got) == sorted(
             (sorted(x.labels.items()), x.value) for x in want
         )
+
+
+def test_a_series_labels_are_the_samples_with_the_hosts_overriding_and_its_key_is_sorted() -> None:
+    w = RecentWindow(100.0)
+    base = {"host": "h", "customer": "acme"}
+    w.append_report("h", base, 10.0, [("m", {"zone": "z", "host": "spoofed", "a": "1"}, 1.0)])
+    w.append("h", "bare", {}, 10.0, 1.0)  # no label at all: the name alone
+    (m,) = w.series_named("m")
+    assert list(m.labels.items()) == [
+        ("zone", "z"), ("a", "1"), ("host", "h"), ("customer", "acme"), ("__name__", "m")
+    ]
+    assert m.key == tuple(sorted(m.labels.items()))
+    (bare,) = w.series_named("bare")
+    assert bare.labels == {"__name__": "bare"}
+    assert bare.key == (("__name__", "bare"),)
+    # Another host with the same shape: its own values in the same places.
+    w.append_report("g", {"host": "g", "customer": "other"}, 10.0, [("m", {"zone": "y", "a": "2"}, 1.0)])
+    keys = sorted(s.key for s in w.series_named("m"))
+    assert keys == sorted(tuple(sorted(s.labels.items())) for s in w.series_named("m"))
+    assert (("host", "g") in keys[0]) != (("host", "g") in keys[1])
