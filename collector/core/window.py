@@ -457,6 +457,10 @@ class RecentWindow:
     def hosts(self) -> Iterable[str]:
         return self._by_host.keys() | self._derived.keys()
 
+    def census(self) -> list[tuple[str, int, float]]:
+        """Per metric name held: its series, and how far back its samples are kept."""
+        return [(name, len(by_key), self.depth(name)) for name, by_key in list(self._by_name.items())]
+
     def series_count(self) -> int:
         return sum(len(v) for v in self._by_name.values())
 

@@ -91,7 +91,7 @@ def _ts(when: datetime) -> float:
 class IngestService:
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
-        self.metrics = IngestMetrics(ctx.engine)
+        self.metrics = IngestMetrics(ctx.engine, ctx.window)
         self.writer = GroupCommitWriter(ctx.engine, self._committed, self._generation_moved)
         self._hosts: dict[str, HostState] = {}
         self._by_token: dict[str, str] = {}

@@ -9,6 +9,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy.engine import Engine
 
+from collector.core.window import RecentWindow
 from collector.store.engine import store_size_bytes
 from collector.store.inventory import host_counts
 
@@ -40,8 +41,29 @@ class InventoryFigures(Collector):
         )
 
 
+class WindowFigures(Collector):
+    """``upkeep_window_series{metric}`` and ``upkeep_window_depth_seconds{metric}``: what the recent
+    window holds, per metric name (the window is the collector's largest use of memory)."""
+
+    def __init__(self, window: RecentWindow) -> None:
+        self._window = window
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        series = GaugeMetricFamily("upkeep_window_series", "series in the recent window", labels=["metric"])
+        depth = GaugeMetricFamily(
+            "upkeep_window_depth_seconds",
+            "how far back the recent window keeps the metric's samples (as far as the rules read it)",
+            labels=["metric"],
+        )
+        for name, n, far in sorted(self._window.census()):
+            series.add_metric([name], n)
+            depth.add_metric([name], far)
+        yield series
+        yield depth
+
+
 class IngestMetrics:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, window: RecentWindow) -> None:
         self.reports = Counter("upkeep_reports_ingested", "reports durably stored", registry=None)
         self.samples = Counter("upkeep_samples_ingested", "samples stored", registry=None)
         self.duplicates = Counter(
@@ -57,9 +79,13 @@ class IngestMetrics:
             registry=None,
         )
         self.inventory = InventoryFigures(engine)
+        self.window = WindowFigures(window)
 
     def collectors(self) -> list[Collector]:
-        return [self.reports, self.samples, self.duplicates, self.rejected, self.latency, self.inventory]
+        return [
+            self.reports, self.samples, self.duplicates, self.rejected, self.latency, self.inventory,
+            self.window,
+        ]
 
     def stored(self, new: int, duplicate: int, samples: int) -> None:
         if new:

@@ -250,6 +250,13 @@ def test_metrics_and_federate(collector: Collector) -> None:
     assert "upkeep_ingest_latency_seconds_bucket" in text
     assert "upkeep_store_size_bytes" in text
     assert "process_resident_memory_bytes" in text
+    window = [ln.split(" ") for ln in text.splitlines() if ln.startswith("upkeep_window")]
+    figures = {name: float(value) for name, value in window}
+    assert figures['upkeep_window_series{metric="node_filesystem_avail_bytes"}'] >= 1
+    assert figures['upkeep_window_series{metric="up"}'] >= 1
+    # The shipped pack reads free space over 6 h, the load only at the latest sample.
+    assert figures['upkeep_window_depth_seconds{metric="node_filesystem_avail_bytes"}'] > 6 * 3600
+    assert 300 < figures['upkeep_window_depth_seconds{metric="node_load1"}'] < 3600
 
     fed = httpx.get(f"{collector.base_url}/federate", params={"match[]": f'{{host="{a.name}"}}'})
     assert fed.status_code == 200
