@@ -60,6 +60,11 @@ def _pair(k: str, v: str) -> tuple[str, str]:
     return got
 
 
+# For readers that keep label pairs of their own (the PromQL engine's matching signatures): the
+# window's shared copy of a pair, so that a fleet's pairs are not held once per reader and series.
+shared_pair = _pair
+
+
 def _shape_labels(shape: Shape) -> dict[str, str]:
     """The shared dict of an interned shape's sample labels (compared, never changed)."""
     got = _SHAPE_LABELS.get(shape)
@@ -109,7 +114,7 @@ class Series:
     trimmed from them in place, the arrays are never replaced, so readers may keep them.
     """
 
-    __slots__ = ("ck", "gen", "host", "key", "labels", "marks", "ts", "vs")
+    __slots__ = ("bare", "ck", "gen", "host", "key", "labels", "marks", "ts", "vs")
 
     def __init__(self, labels: dict[str, str], key: LabelKey, host: str) -> None:
         self.labels = labels
@@ -119,8 +124,10 @@ class Series:
         self.vs = array("d")
         self.gen = 0
         self.ck: tuple[str, tuple[tuple[str, str], ...]] = ("", ())
-        # Scratch for readers (the PromQL engine's reset and stale-marker scan): never read here.
+        # Scratch for readers (the PromQL engine's reset and stale-marker scan, and its labels
+        # without the metric name, shared by every function that drops it): never read here.
         self.marks: array | None = None
+        self.bare: dict[str, str] | None = None
 
     @property
     def name(self) -> str:

@@ -342,3 +342,43 @@ def test_a_shared_cache_gives_the_results_of_separate_evaluations() -> None:
     # A new instant starts the cache over, so the new sample is seen.
     assert values(120.0, cache) == values(120.0, None)
     assert values(120.0, cache)[3] == [5.0, 8.0]
+
+
+def test_functions_dropping_the_name_share_each_series_labels_without_it() -> None:
+    from collector.core.promql.nodes import Context
+
+    w = _window(
+        ("c", {"host": "a", "cpu": "0"}, [(float(t), float(t)) for t in range(0, 300, 15)]),
+        ("c", {"host": "b", "cpu": "0"}, [(float(t), 2.0 * t) for t in range(0, 300, 15)]),
+        ("c", {"host": "b", "cpu": "1"}, [(285.0, 1.0)]),  # one sample: no rate, no deriv
+    )
+    ctx = Context(w, 290.0, 300.0, {})
+    rate = compile_expr("rate(c[5m])").root.eval(ctx)
+    deriv = compile_expr("deriv(c[5m])").root.eval(ctx)
+    count = compile_expr("count_over_time(c[5m])").root.eval(ctx)
+    assert len(rate.labels) == len(deriv.labels) == 2
+    assert len(count.labels) == 3
+    for a, b in zip(rate.labels, deriv.labels, strict=True):
+        assert a is b  # one dict per series, whichever function asked
+        assert "__name__" not in a
+    assert {id(lb) for lb in rate.labels} < {id(lb) for lb in count.labels}
+    # The caller's copies are its own: changing them changes nothing held.
+    out = compile_expr("rate(c[5m])").evaluate(w, 290.0)
+    assert isinstance(out, list)
+    out[0].labels["cpu"] = "changed"
+    assert {lb["cpu"] for lb in rate.labels} == {"0"}
+    held = {(("cpu", "0"), ("host", "a")), (("cpu", "0"), ("host", "b"))}
+    assert set(_eval("rate(c[5m])", w, 290.0)) == held
+
+
+def test_matching_signatures_are_made_of_the_windows_shared_label_pairs() -> None:
+    from collector.core.promql.binary import Matching
+    from collector.core.window import shared_pair
+
+    sig = Matching("one-to-one", False, ("cpu",), ()).signature()
+    got = sig({"__name__": "x", "host": "a", "cpu": "0", "mode": "idle"})
+    assert got == (("host", "a"), ("mode", "idle"))
+    again = sig({"mode": "idle", "host": "a", "__name__": "y"})
+    assert got == again
+    for pair, other in zip(got, again, strict=True):
+        assert pair is other is shared_pair(*pair)  # held once, however many series carry it

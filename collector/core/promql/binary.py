@@ -21,6 +21,7 @@ from collector.core.promql.nodes import (
     name_dropper,
     renamed,
 )
+from collector.core.window import shared_pair
 
 ARITHMETIC: dict[str, Callable[[float, float], float]] = {
     "+": operator.add,
@@ -62,7 +63,8 @@ class Matching:
         ignored = {*names, "__name__"}
 
         def ignoring_sig(labels: Labels) -> tuple:
-            return tuple(sorted([kv for kv in labels.items() if kv[0] not in ignored]))
+            # Kept per series between rounds: made of the window's shared pairs.
+            return tuple(sorted([shared_pair(k, v) for k, v in labels.items() if k not in ignored]))
         return ignoring_sig
 
 

@@ -20,6 +20,7 @@ from collector.core.promql.nodes import (
     MatrixSelector,
     Node,
     Vector,
+    bare_labels,
     name_dropper,
     renamed,
 )
@@ -56,10 +57,10 @@ class RangeCall(Node):
         # Prometheus 2.x keeps the metric name for last_over_time() alone.
         self.keep_name = name == "last_over_time"
         self.one_name = matrix.one_name or not self.keep_name
-        self.drop = name_dropper()
         self.fits = RangeFits(matrix.range, matrix.offset) if name in ("deriv", "predict_linear") else None
         self._all_labels_of: list[Series] = []
         self._all_labels: list[Labels] = []
+        self._all_bare: list[Labels] | None = None  # and without the name, once asked for
         # After an evaluation of rate() and friends: the selection, the range then, and per series
         # the newest sample time where its range was clean, NaN where not (see _extrapolated).
         self._clean: tuple[list[Series], float, float, list[float]] | None = None
@@ -100,6 +101,7 @@ class RangeCall(Node):
         all_series = m.series(ctx)
         if self._all_labels_of is not all_series:
             self._all_labels_of, self._all_labels = all_series, [s.labels for s in all_series]
+            self._all_bare = None
         shape = EXTRAPOLATED.get(self.name)
         values: list[float | None]
         if shape is not None:
@@ -115,12 +117,19 @@ class RangeCall(Node):
             values, missing = self._each(all_series, None, start, end, args)
         # The labels are the selection's own list when every series has a value (the usual case).
         labels = self._all_labels
-        if missing:
-            keep = [v is not None for v in values]
+        keep = [v is not None for v in values] if missing else None
+        if keep is not None:
             labels, values = list(compress(labels, keep)), list(compress(values, keep))
         if self.keep_name:
             return Vector(labels, values)  # type: ignore[arg-type]
-        out = Vector(self.drop.many(labels), values)  # type: ignore[arg-type]
+        # Without the name: each series' own name-less labels, shared with every other function.
+        if keep is not None:
+            bare = [bare_labels(s) for s in compress(all_series, keep)]
+        else:
+            if self._all_bare is None:
+                self._all_bare = [bare_labels(s) for s in all_series]
+            bare = self._all_bare
+        out = Vector(bare, values)  # type: ignore[arg-type]
         return out if m.one_name else renamed(m, Vector(labels, values), out)  # type: ignore[arg-type]
 
     def _each(

@@ -276,6 +276,15 @@ def _drop_name(labels: Labels) -> Labels:
     return out
 
 
+def bare_labels(s: Series) -> Labels:
+    """The series' labels without ``__name__``: one dict per series, kept on it, whichever
+    function drops the name (many rules read the same series through rate() and the like)."""
+    bare = s.bare
+    if bare is None:
+        bare = s.bare = _drop_name(s.labels)
+    return bare
+
+
 def name_dropper() -> LabelMap:
     return LabelMap(_drop_name)
 
