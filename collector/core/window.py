@@ -325,7 +325,8 @@ class RecentWindow:
 
         The metrics held that are now kept deeper than before are noted (``take_deepened``).
         """
-        before = {name: self.depth(name) for name in self._by_name}
+        # A copy of the names first: a reload fits from a worker thread while the loop appends.
+        before = {name: self.depth(name) for name in list(self._by_name)}
         self.retention = max(floor, reaches.get(None, -margin) + margin)
         self.keep({name: far + margin for name, far in reaches.items() if name is not None})
         for name, was in before.items():
