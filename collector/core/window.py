@@ -408,17 +408,23 @@ class RecentWindow:
                 if before - slack <= floor:
                     self._floors[name] = floor
                     continue
-                for key, series in list(by_key.items()):
-                    series.trim(before)
-                    if not series.ts and by_key.get(key) is series:
-                        del by_key[key]
-                        self._changed(name)
-                        self._order.pop(series.host, None)
-                        for caches in (self._by_host, self._derived):
-                            host_cache = caches.get(series.host)
-                            if host_cache is not None and host_cache.get(series.ck) is series:
-                                del host_cache[series.ck]
-                    walked += 1
+                # Each name's series in slices of `step`, Series.trim inlined: at fleet scale a
+                # walk visits millions of series, once a minute for the names kept briefly.
+                held = list(by_key.values())
+                for at in range(0, len(held), step):
+                    emptied = []
+                    for series in held[at:at + step]:
+                        ts = series.ts
+                        cut = bisect_left(ts, before)
+                        if cut:
+                            del ts[:cut]
+                            del series.vs[:cut]
+                            if not ts:
+                                emptied.append(series)
+                    for series in emptied:
+                        if not series.ts and by_key.get(series.key) is series:
+                            self._drop(name, by_key, series)
+                    walked += min(step, len(held) - at)
                     if walked >= step:
                         walked = 0
                         yield
@@ -431,6 +437,16 @@ class RecentWindow:
         finally:
             if not done:
                 self._floor = min(self._floor, low)
+
+    def _drop(self, name: str, by_key: dict[LabelKey, Series], series: Series) -> None:
+        """Forget a series left without samples."""
+        del by_key[series.key]
+        self._changed(name)
+        self._order.pop(series.host, None)
+        for caches in (self._by_host, self._derived):
+            host_cache = caches.get(series.host)
+            if host_cache is not None and host_cache.get(series.ck) is series:
+                del host_cache[series.ck]
 
     def drop_host(self, host: str) -> None:
         self._order.pop(host, None)
