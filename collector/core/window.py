@@ -18,6 +18,7 @@ dropped, and a number one window gives never comes from another.
 from __future__ import annotations
 
 import math
+import threading
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -184,7 +185,9 @@ class RecentWindow:
         self._floors: dict[str, float] = {}
         # Metric names kept deeper since ``fit`` last changed the depths, with how deep they were
         # kept before: their older samples are missing until someone grafts them (see graft).
+        # A reload fits from a worker thread while the loop takes them: under a lock.
         self._deepened: dict[str, float] = {}
+        self._deepened_lock = threading.Lock()
         self._by_name: dict[str, dict[LabelKey, Series]] = {}
         self._by_host: dict[str, dict[tuple[str, tuple[tuple[str, str], ...]], Series]] = {}
         self._derived: dict[str, dict[tuple[str, tuple[tuple[str, str], ...]], Series]] = {}
@@ -329,13 +332,15 @@ class RecentWindow:
         before = {name: self.depth(name) for name in list(self._by_name)}
         self.retention = max(floor, reaches.get(None, -margin) + margin)
         self.keep({name: far + margin for name, far in reaches.items() if name is not None})
-        for name, was in before.items():
-            if self.depth(name) > was:
+        grown = {name: was for name, was in before.items() if self.depth(name) > was}
+        with self._deepened_lock:
+            for name, was in grown.items():
                 self._deepened[name] = min(was, self._deepened.get(name, was))
 
     def take_deepened(self) -> dict[str, float]:
         """The metrics kept deeper since the last call, each with the depth it had before."""
-        got, self._deepened = self._deepened, {}
+        with self._deepened_lock:
+            got, self._deepened = self._deepened, {}
         return got
 
     def graft(self, older: RecentWindow) -> int:
