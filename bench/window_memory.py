@@ -47,6 +47,7 @@ from sections import write_section  # noqa: E402
 
 from collector.config.server import RetentionConfig  # noqa: E402
 from collector.core.promql import DEFAULT_LOOKBACK, EvaluationCache, compile_expr  # noqa: E402
+from collector.core.promql.nodes import merge_reaches  # noqa: E402
 from collector.core.window import RecentWindow  # noqa: E402
 from collector.services.ingest import TRIM_SLACK  # noqa: E402
 
@@ -152,14 +153,6 @@ def render(r: dict[str, float], cmd: str) -> str:
     ])
 
 
-def _reaches(exprs: list[Any]) -> dict[str | None, float]:
-    out: dict[str | None, float] = {}
-    for e in exprs:
-        for name, far in e.reaches(DEFAULT_LOOKBACK).items():
-            out[name] = max(far, out.get(name, -1.0))
-    return out
-
-
 def run_depth(layout: str, hosts: int, reports: int, queue: Any) -> None:
     texts, _ = load_rules()
     exprs = [compile_expr(t) for t in texts]
@@ -169,7 +162,7 @@ def run_depth(layout: str, hosts: int, reports: int, queue: Any) -> None:
                           for i in range(hosts)])
     gc.collect()
     before = rss_mb()
-    reaches = _reaches(exprs)
+    reaches = merge_reaches(e.reaches(DEFAULT_LOOKBACK) for e in exprs)
     if layout == "uniform":
         window = RecentWindow(max(WINDOW_DEFAULT, max(reaches.values()) + INTERVAL))
     else:

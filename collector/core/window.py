@@ -161,12 +161,6 @@ class Series:
             return None
         return st, v
 
-    def trim(self, before: float) -> None:
-        cut = bisect_left(self.ts, before)
-        if cut:
-            del self.ts[:cut]
-            del self.vs[:cut]
-
 
 class RecentWindow:
     """Every series' samples for the last ``retention`` seconds, and further back for the metric
@@ -368,10 +362,9 @@ class RecentWindow:
                 fresh.vs = past.vs[:cut] + series.vs
                 fresh.ck, fresh.gen = series.ck, series.gen
                 ours[key] = fresh
-                for caches in (self._by_host, self._derived):
-                    host_cache = caches.get(series.host)
-                    if host_cache is not None and host_cache.get(series.ck) is series:
-                        host_cache[series.ck] = fresh
+                host_cache = self._host_cache(series)
+                if host_cache is not None:
+                    host_cache[series.ck] = fresh
                 self._order.pop(series.host, None)
                 self._floor = min(self._floor, fresh.ts[0])
                 grafted += 1
@@ -383,6 +376,11 @@ class RecentWindow:
     def depth(self, name: str) -> float:
         """How far back the samples of ``name`` are kept."""
         return max(self.retention, self._depths.get(name, 0.0))
+
+    def kept_since(self, now: float) -> tuple[float, dict[str, float]]:
+        """At ``now``: the time every metric is kept back to, and for the metrics kept further
+        back, the time each is kept back to."""
+        return now - self.retention, {name: now - far for name, far in self._depths.items()}
 
     @property
     def deepest(self) -> float:
@@ -448,10 +446,17 @@ class RecentWindow:
         del by_key[series.key]
         self._changed(name)
         self._order.pop(series.host, None)
+        host_cache = self._host_cache(series)
+        if host_cache is not None:
+            del host_cache[series.ck]
+
+    def _host_cache(self, series: Series) -> dict[Shape, Series] | None:
+        """The per-host lookup (reported or derived series) that holds ``series``, if any."""
         for caches in (self._by_host, self._derived):
             host_cache = caches.get(series.host)
             if host_cache is not None and host_cache.get(series.ck) is series:
-                del host_cache[series.ck]
+                return host_cache
+        return None
 
     def drop_host(self, host: str) -> None:
         self._order.pop(host, None)

@@ -285,19 +285,14 @@ class IngestService:
 
     def _replay(self, reps: list[reportlog.LoggedReport], now: float) -> None:
         window = self.ctx.window
-        whole = now - window.retention  # reports since then go back whole
+        whole, deeper = window.kept_since(now)
         for rep in reps:
             host = self._hosts.get(rep.host_id)
             if host is None:
                 continue
-            samples = rep.samples
-            if rep.ts < whole:
-                # Older: only the samples of metrics kept that far back (the log is read in time
-                # order, so a host's series only ever join: none is marked stale by leaving out).
-                samples = [s for s in samples if rep.ts >= now - window.depth(s[0])]
-                if not samples:
-                    continue
-            window.append_report(host.name, host.base_labels, rep.ts, samples)
+            samples = _kept(rep, whole, deeper)
+            if samples or rep.ts >= whole:  # a report left with nothing kept goes in as none
+                window.append_report(host.name, host.base_labels, rep.ts, samples)
 
     def _finish_rebuild(self, now: float, n: int) -> None:
         deferred, self._deferred = self._deferred, []
@@ -353,26 +348,22 @@ class IngestService:
         before) from as far back as the window now keeps each, in a window of their own."""
         window = self.ctx.window
         past = RecentWindow(window.deepest)
-        since = now - max(window.depth(name) for name in wanted)
+        whole, deeper = window.kept_since(now)
+        since = min(deeper.get(name, whole) for name in wanted)
         until = now - min(wanted.values())  # newer samples are all held
-        after = (since, -1)
-        while True:
-            with self.ctx.engine.connect() as conn:
-                page = reportlog.reports_page(conn, after, REBUILD_CHUNK)
-            for rep in page:
+        with self.ctx.engine.connect() as conn:
+            for rep in reportlog.reports_since(conn, since, batch=REBUILD_CHUNK):
                 if rep.ts >= until:
-                    return past
+                    break
                 host = self._hosts.get(rep.host_id)
                 if host is None:
                     continue
                 # The same names from every report, so a series is marked stale only where the
                 # host stopped sending it, as in the window itself.
-                samples = [s for s in rep.samples if s[0] in wanted and rep.ts >= now - window.depth(s[0])]
+                samples = [s for s in _kept(rep, whole, deeper) if s[0] in wanted]
                 if samples:
                     past.append_report(host.name, host.base_labels, rep.ts, samples)
-            if len(page) < REBUILD_CHUNK:
-                return past
-            after = (page[-1].ts, page[-1].id)
+        return past
 
     def backfill_window(self, now: float) -> int:
         """Give the metrics the window keeps deeper since the rules last changed their history
@@ -395,6 +386,15 @@ class IngestService:
 
     def close(self) -> None:
         self.writer.stop()
+
+
+def _kept(rep: reportlog.LoggedReport, whole: float, deeper: dict[str, float]) -> list:
+    """The samples of a logged report that the window keeps (``whole`` and ``deeper`` from
+    ``RecentWindow.kept_since``). Read in time order, a host's series only ever join as the
+    reports get newer, so none is marked stale for being left out of an older one."""
+    if rep.ts >= whole:
+        return rep.samples
+    return [s for s in rep.samples if deeper.get(s[0], whole) <= rep.ts]
 
 
 # -- functions for the scheduler ----------------------------------------------------------------

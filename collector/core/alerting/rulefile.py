@@ -19,6 +19,7 @@ import yaml
 from collector.core.alerting.durations import parse_prometheus_duration
 from collector.core.alerting.template import Template, TemplateError
 from collector.core.promql import DEFAULT_LOOKBACK, PromQLError, UnsupportedExpression, compile_expr
+from collector.core.promql.nodes import merge_reaches
 from collector.errors import RuleError
 
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
@@ -98,12 +99,7 @@ class RuleSet:
     def reaches(self, lookback: float = DEFAULT_LOOKBACK) -> dict[str | None, float]:
         """How far back the rules read each metric name (under None: any series, for selectors
         that name no metric); a name no rule reads is not in it."""
-        out: dict[str | None, float] = {}
-        for r in self.rules():
-            for name, far in r.expr.reaches(lookback).items():
-                if far > out.get(name, -1.0):
-                    out[name] = far
-        return out
+        return merge_reaches(r.expr.reaches(lookback) for r in self.rules())
 
     def merged(self, other: RuleSet) -> RuleSet:
         return RuleSet(self.groups + other.groups, self.files + other.files)

@@ -10,7 +10,7 @@ dict on every evaluation and the next node's memo hits too.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from collector.core.promql.model import EvaluationError, label_key
@@ -173,12 +173,17 @@ class Node:
     def reaches(self, lookback: float) -> dict[str | None, float]:
         """``reach`` per metric name the selectors name (None: a selector naming none, which
         may read any series)."""
-        out: dict[str | None, float] = {}
-        for c in self.children():
-            for name, far in c.reaches(lookback).items():
-                if far > out.get(name, -1.0):
-                    out[name] = far
-        return out
+        return merge_reaches(c.reaches(lookback) for c in self.children())
+
+
+def merge_reaches(parts: Iterable[Mapping[str | None, float]]) -> dict[str | None, float]:
+    """The longest reach per metric name over ``parts`` (each as ``Node.reaches`` gives it)."""
+    out: dict[str | None, float] = {}
+    for part in parts:
+        for name, far in part.items():
+            if far > out.get(name, -1.0):
+                out[name] = far
+    return out
 
 
 class Number(Node):
