@@ -3,6 +3,12 @@
 Hand-written checks (not a pydantic model per sample) because ingest validates
 tens of thousands of samples a second; each refusal names the field it is about,
 e.g. ``reports[3].samples[12].value``, so the agent's operator sees what is wrong.
+
+A well-formed report, the usual case, takes a quicker way: msgspec decodes it straight into
+typed structs (types checked in C while parsing, no dict per sample), and only what types
+cannot say is checked here. Anything that way does not accept, for whatever reason, is read
+again the slow way, which alone decides what is refused and with which message: the quick way
+accepts a subset of what the slow one does and gives the same reports for it.
 """
 
 from __future__ import annotations
@@ -11,8 +17,9 @@ import math
 import re
 import zlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
+import msgspec
 import orjson
 
 from collector.config.server import IngestConfig
@@ -62,6 +69,13 @@ def decompress(body: bytes, encoding: str, limit: int) -> bytes:
 
 def parse_body(data: bytes, *, now: float, limits: IngestConfig, max_age: float) -> list[Report]:
     """One report or a ``{"reports": [...]}`` batch, validated; raises InvalidInput naming the field."""
+    quick = _quick(data, now, limits, max_age)
+    if quick is not None:
+        return quick
+    return _parse_slowly(data, now=now, limits=limits, max_age=max_age)
+
+
+def _parse_slowly(data: bytes, *, now: float, limits: IngestConfig, max_age: float) -> list[Report]:
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
@@ -258,3 +272,108 @@ def _checks(raw: object, field: str) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+# -- the quick way -------------------------------------------------------------------------------
+# Field for field the slow way's, with types as strict as its checks or stricter (an int where it
+# also takes 1.0, no null where it takes one): whatever these refuse is read again the slow way.
+_LabelValue = Annotated[str, msgspec.Meta(max_length=MAX_LABEL_VALUE)]
+
+
+class _Sample(msgspec.Struct):
+    name: str
+    value: float
+    labels: Annotated[dict[str, _LabelValue], msgspec.Meta(max_length=MAX_LABELS)] = {}
+
+
+class _Check(msgspec.Struct):
+    name: str
+    status: int
+    kind: str = ""
+    output: str = ""
+    duration: float = 0.0
+
+
+class _Report(msgspec.Struct):
+    agent_id: str
+    seq: int
+    ts: float
+    v: int = 1
+    interval: float = 15.0
+    agent_version: str = ""
+    facts: dict[str, Any] | None = None
+    samples: list[_Sample] = []
+    checks: list[_Check] = []
+
+
+class _Batch(msgspec.Struct):
+    reports: list[_Report]
+
+
+_REPORT = msgspec.json.Decoder(_Report)
+_BATCH = msgspec.json.Decoder(_Batch)
+
+
+def _quick(data: bytes, now: float, limits: IngestConfig, max_age: float) -> list[Report] | None:
+    """The reports if every check passes the quick way, else None (then the slow way decides)."""
+    try:
+        docs = [_REPORT.decode(data)]
+    except Exception:  # any refusal (msgspec's errors, a recursion limit): the slow way says why
+        try:
+            docs = _BATCH.decode(data).reports
+        except Exception:
+            return None
+        if not docs or len(docs) > limits.max_batch:
+            return None
+    out = []
+    for d in docs:
+        r = _quick_report(d, now, limits, max_age)
+        if r is None:
+            return None
+        out.append(r)
+    return out
+
+
+def _quick_report(d: _Report, now: float, limits: IngestConfig, max_age: float) -> Report | None:
+    if (
+        d.v != 1
+        or not _AGENT_ID.fullmatch(d.agent_id)
+        or not 1 <= d.seq < 2**63
+        or not now - max_age <= d.ts <= now + limits.max_clock_skew
+        or not 1.0 <= d.interval <= 3600.0
+        or len(d.agent_version) > 64
+        or len(d.samples) > limits.max_samples
+        or len(d.checks) > MAX_CHECKS
+    ):
+        return None
+    if d.facts is not None:
+        try:
+            _check_facts(d.facts, "facts", 1)
+        except InvalidInput:
+            return None
+    samples: list[tuple[str, dict[str, str], float]] = []
+    append = samples.append
+    names, label_names = _VALID_NAMES, _VALID_LABELS
+    # Label counts and value lengths were checked while decoding; numbers are finite (JSON has no
+    # NaN, and msgspec refuses a number out of a float's range).
+    for s in d.samples:
+        name, labels = s.name, s.labels
+        if name not in names and not _valid_name(name):
+            return None
+        if labels and not label_names.issuperset(labels) and not all(map(_valid_label, labels)):
+            return None
+        append((name, labels, s.value))
+    checks = []
+    for c in d.checks:
+        if (
+            not c.name
+            or len(c.name) > MAX_NAME
+            or len(c.kind) > 64
+            or c.status not in (0, 1, 2, 3)
+        ):
+            return None
+        checks.append(
+            {"name": c.name, "kind": c.kind, "status": c.status, "output": c.output[:MAX_OUTPUT],
+             "duration": c.duration}
+        )
+    return Report(d.agent_id, d.seq, d.ts, d.interval, d.agent_version, d.facts, samples, checks)

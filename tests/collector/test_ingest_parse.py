@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from collector.api.errors import PayloadTooLarge
 from collector.config.server import IngestConfig
 from collector.errors import InvalidInput
-from collector.services.ingest_parse import decompress, parse_body
+from collector.services.ingest_parse import _parse_slowly, _quick, decompress, parse_body
 from tests.collector.reports import report
 
 NOW = 1_795_000_000.0
@@ -76,7 +76,11 @@ def test_each_bad_field_is_named(change: dict[str, Any], field: str) -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [b"", b"{", b"[1,2]", b"null", b'"x"', b'{"reports": []}', b'{"reports": 5}', b"\xff\xfe", b"[" * 5000],
+    [
+        b"", b"{", b"[1,2]", b"null", b'"x"', b'{"reports": []}', b'{"reports": 5}', b"\xff\xfe", b"[" * 5000,
+        # nested deeper than any parser here recurses, in a field no report has
+        f'{{"agent_id": "{AID}", "seq": 1, "ts": {NOW}, "x": '.encode() + b"[" * 5000 + b"]" * 5000 + b"}",
+    ],
 )
 def test_malformed_bodies(body: bytes) -> None:
     with pytest.raises(InvalidInput):
@@ -155,3 +159,163 @@ def test_mutated_reports_never_raise_anything_else(change: dict[str, Any]) -> No
     doc.update(change)
     refusal = _refusal(doc)
     assert refusal is None or refusal.field
+
+
+# -- the quick way and the slow way ---------------------------------------------------------------
+def _slowly(body: bytes) -> Any:
+    try:
+        return _parse_slowly(body, now=NOW, limits=LIMITS, max_age=7 * 86400)
+    except InvalidInput as exc:
+        return exc
+
+
+def test_a_well_formed_report_and_batch_take_the_quick_way() -> None:
+    one = orjson.dumps(report(AID, 1, NOW, samples=5))
+    quick = _quick(one, NOW, LIMITS, 7 * 86400)
+    assert quick is not None
+    assert repr(quick) == repr(_slowly(one))
+    batch = orjson.dumps({"reports": [report(AID, 1, NOW), report(AID, 2, NOW, facts={"os": "Linux"})]})
+    quick = _quick(batch, NOW, LIMITS, 7 * 86400)
+    assert quick is not None
+    assert [r.seq for r in quick] == [1, 2]
+    assert repr(quick) == repr(_slowly(batch))
+
+
+def _check(**fields: Any) -> dict[str, Any]:
+    return {"name": "c", "status": 0, **fields}
+
+
+def _sample(**fields: Any) -> dict[str, Any]:
+    return {"name": "ok", "value": 1, **fields}
+
+
+@pytest.mark.parametrize(
+    ("change", "accepted"),
+    [
+        ({"ts": NOW + 300}, True),
+        ({"ts": NOW + 301}, False),
+        ({"ts": NOW - 7 * 86400}, True),
+        ({"ts": NOW - 7 * 86400 - 1}, False),
+        ({"seq": 2**63 - 1}, True),
+        ({"seq": 2**63}, False),
+        ({"seq": 0}, False),
+        ({"interval": 3600}, True),
+        ({"interval": 3600.5}, False),
+        ({"interval": 0.5}, False),
+        ({"v": 2}, False),
+        ({"agent_id": "0123456789ABCDEF0123456789ABCDEF"}, False),
+        ({"agent_version": "x" * 64}, True),
+        ({"agent_version": "x" * 65}, False),
+        ({"facts": {"os": {"name": "Linux", "cpus": [1, 2]}}}, True),
+        ({"facts": {"a": {"b": {"c": {"d": {"e": 1}}}}}}, False),
+        ({"facts": {"k": "x" * 16385}}, False),
+        ({"samples": [_sample(labels={"a": "x" * 1024})]}, True),
+        ({"samples": [_sample(labels={"a": "x" * 1025})]}, False),
+        ({"samples": [_sample(labels={f"l{i}": "x" for i in range(32)})]}, True),
+        ({"samples": [_sample(labels={f"l{i}": "x" for i in range(33)})]}, False),
+        ({"samples": [_sample(labels={"fresh_label": "x", "1a": "y"})]}, False),
+        ({"samples": [_sample(labels={"__name__": "y"})]}, False),
+        ({"samples": [_sample(name="n" * 200)]}, True),
+        ({"samples": [_sample(name="n" * 201)]}, False),
+        ({"samples": [_sample(name="a-b")]}, False),
+        ({"samples": [_sample(value=-1.5e300)]}, True),
+        ({"samples": [_sample()] * LIMITS.max_samples}, True),
+        ({"samples": [_sample()] * (LIMITS.max_samples + 1)}, False),
+        ({"checks": [_check(kind="k" * 64, output="o" * 5000, duration=2)]}, True),
+        ({"checks": [_check(kind="k" * 65)]}, False),
+        ({"checks": [_check(name="n" * 201)]}, False),
+        ({"checks": [_check(name="")]}, False),
+        ({"checks": [_check(status=4)]}, False),
+        ({"checks": [_check(status=-1)]}, False),
+        ({"checks": [_check(duration="1")]}, False),
+        ({"checks": [_check()] * 201}, False),
+    ],
+)
+def test_the_quick_way_refuses_what_the_slow_way_refuses(change: dict[str, Any], accepted: bool) -> None:
+    doc = report(AID, 1, NOW)
+    doc.update(change)
+    for body in (orjson.dumps(doc), orjson.dumps({"reports": [report(AID, 2, NOW), doc]})):
+        slow = _slowly(body)
+        quick = _quick(body, NOW, LIMITS, 7 * 86400)
+        assert isinstance(slow, list) is accepted
+        if accepted:
+            assert repr(quick) == repr(slow)
+        else:
+            assert quick is None
+
+
+def mostly(good: st.SearchStrategy[Any], bad: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """Good values, with bad ones among them: a tenth of the branches."""
+    return st.one_of(*[good] * 9, bad)
+
+
+names = mostly(
+    st.sampled_from(["node_load1", "ok:sum"]), st.sampled_from(["1bad", "", "a" * 201]) | json_values
+)
+label_names = mostly(
+    st.sampled_from(["mountpoint", "cpu"]),
+    st.sampled_from(["__x", "1a", "", "a" * 201]) | st.text(max_size=3),
+)
+label_values = mostly(st.sampled_from(["/", "x" * 1024]), st.sampled_from(["x" * 1025]) | json_values)
+numbers = mostly(
+    st.integers(0, 3) | st.floats(0, 3),
+    st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.sampled_from([True, None, "1"]),
+)
+samples = st.fixed_dictionaries(
+    {"name": names, "value": numbers},
+    optional={
+        "labels": mostly(st.dictionaries(label_names, label_values, max_size=3), st.none() | json_values)
+    },
+)
+checks = st.fixed_dictionaries(
+    {
+        "name": mostly(st.just("nginx"), st.sampled_from(["", "n" * 201]) | json_values),
+        "status": mostly(st.integers(0, 3), numbers),
+    },
+    optional={
+        "kind": mostly(st.just("process"), st.sampled_from(["k" * 65]) | json_values),
+        "output": mostly(st.text(max_size=5), json_values),
+        "duration": numbers,
+    },
+)
+tops = st.just({}) | st.dictionaries(
+    st.sampled_from(["v", "seq", "ts", "interval", "agent_version", "facts", "agent_id", "reports"]),
+    st.sampled_from([NOW - 8 * 86400, NOW - 7 * 86400, NOW + 300, NOW + 301, 1.0, 2**63, 2**63 - 1, 3600])
+    | json_values,
+    max_size=1,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(samples, max_size=3), st.lists(checks, max_size=2), tops, st.booleans())
+def test_what_the_quick_way_accepts_the_slow_way_gives_alike(
+    sample_list: list[Any], check_list: list[Any], change: dict[str, Any], batched: bool
+) -> None:
+    doc = report(AID, 1, NOW)
+    doc["samples"] += sample_list
+    doc["checks"] += check_list
+    doc.update(change)
+    body = json.dumps({"reports": [doc]} if batched else doc).encode()
+    quick = _quick(body, NOW, LIMITS, 7 * 86400)
+    if quick is not None:
+        assert repr(quick) == repr(_slowly(body))
+
+
+def test_a_real_agents_report_takes_the_quick_way() -> None:
+    from agent.checks.runner import CheckRunner
+    from agent.collection import Collection
+    from agent.config import parse_config
+    from agent.report import encode_report
+
+    cfg = parse_config({"checks": [{"name": "py", "kind": "process", "name_pattern": "python"}]})
+    collection = Collection(cfg, AID, CheckRunner(cfg.checks, None))
+    try:
+        doc = collection.collect(7)
+    finally:
+        collection.close()
+    body = encode_report(doc)
+    quick = _quick(body, doc["ts"], LIMITS, 7 * 86400)
+    assert quick is not None
+    assert len(quick[0].samples) > 20
+    assert quick[0].facts
+    assert repr(quick) == repr(_parse_slowly(body, now=doc["ts"], limits=LIMITS, max_age=7 * 86400))
