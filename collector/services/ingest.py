@@ -290,6 +290,9 @@ class IngestService:
             host = self._hosts.get(rep.host_id)
             if host is None:
                 continue
+            # The stored last seen time may lag (ingest_writer.LAST_SEEN_EVERY); the log does not.
+            if host.last_seen is None or rep.received_at > host.last_seen:
+                host.last_seen = rep.received_at
             samples = _kept(rep, whole, deeper)
             if samples or rep.ts >= whole:  # a report left with nothing kept goes in as none
                 window.append_report(host.name, host.base_labels, rep.ts, samples)
@@ -424,9 +427,13 @@ def sweep_heartbeats(ctx: AppContext, now: float) -> list[str]:
             conn.execute(
                 update(hosts)
                 .where(hosts.c.id == bindparam("hid"), hosts.c.status != "revoked")
-                .values(status="down"),
-                [{"hid": host.id} for host in down],
+                .values(status="down", last_seen=bindparam("ls")),
+                [{"hid": host.id, "ls": host.last_seen} for host in down],
             )
+        # The ingest writer stores a reporting host's last seen time only now and then: what
+        # it has not stored yet is written here, and the host's next report goes up again.
+        for host in down:
+            svc.writer.rewrite_host(host.id)
     return [h.name for h in down]
 
 

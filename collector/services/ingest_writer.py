@@ -59,6 +59,16 @@ Committed = Callable[[Job, list[bool]], None]
 GenerationMoved = Callable[[int], None]
 
 
+# How stale a host's stored ``last_seen`` may get while it keeps reporting (seconds). Its row is
+# written with the first report after a start (or after the heartbeat sweep marked it down),
+# whenever its interval or agent version changes, and otherwise once this much later: rewriting
+# every host's row on every report (facts and check results included, SQLite rewrites the row) cost
+# a tenth of the collector's capacity. The server's own view (heartbeats, `up`) is in memory and
+# exact; after a start it is taken from the report log; the heartbeat sweep writes the exact time
+# of a host it marks down; the writer writes every host's latest when it stops.
+LAST_SEEN_EVERY = 60.0
+
+
 class GroupCommitWriter:
     def __init__(self, engine: Engine, on_committed: Committed, on_generation: GenerationMoved) -> None:
         self._engine = engine
@@ -70,6 +80,9 @@ class GroupCommitWriter:
         self._last_seq: dict[str, int] = {}
         self._facts: dict[str, Any] = {}
         self._checks: dict[str, Any] = {}
+        # Per host: (last seen, interval, agent version) as stored, and newer ones not stored yet.
+        self._written: dict[str, tuple[float, float, str]] = {}
+        self._unwritten: dict[str, tuple[float, float, str]] = {}
         self.pending = 0
         self.commits = 0
 
@@ -95,6 +108,20 @@ class GroupCommitWriter:
     def forget_host(self, host_id: str) -> None:
         self._facts.pop(host_id, None)
         self._checks.pop(host_id, None)
+        self.rewrite_host(host_id)
+
+    def rewrite_host(self, host_id: str) -> None:
+        """The host was marked down (with its exact last seen time): its next report writes its
+        row whatever changed, and what it sent before is not written again."""
+        self._written.pop(host_id, None)
+        self._unwritten.pop(host_id, None)
+
+    def _forget_all(self) -> None:
+        """A commit failed: what the maps say was stored may not be."""
+        self._last_seq.clear()
+        self._facts.clear()
+        self._checks.clear()
+        self._written.clear()
 
     # -- the thread ---------------------------------------------------------------------------
     def _run(self) -> None:
@@ -117,6 +144,24 @@ class GroupCommitWriter:
                 count += len(nxt.reports)
             self._write(jobs)
             self.pending -= count
+        self._flush_seen()
+
+    def _flush_seen(self) -> None:
+        """Every host's latest last seen, interval and version, stored (the writer stops)."""
+        rows = self._unwritten.copy()  # one step: the heartbeat sweep may drop entries meanwhile
+        if not rows:
+            return
+        try:
+            with self._engine.begin() as conn:
+                _write_seen(
+                    conn, [{"hid": h, "ls": ls, "iv": iv, "av": av} for h, (ls, iv, av) in rows.items()]
+                )
+        except Exception:
+            log.exception("storing the hosts' last seen times failed")
+            return
+        self._written.update(rows)
+        for host_id in rows:
+            self._unwritten.pop(host_id, None)
 
     def _write(self, jobs: list[Job]) -> None:
         try:
@@ -125,7 +170,7 @@ class GroupCommitWriter:
             self.commits += 1
         except IntegrityError:
             # Another collector stored one of these between our check and our insert.
-            self._last_seq.clear()
+            self._forget_all()
             results = []
             for job in jobs:
                 try:
@@ -136,7 +181,7 @@ class GroupCommitWriter:
                     results.append(exc)
         except Exception as exc:
             log.exception("ingest write failed")
-            self._last_seq.clear()
+            self._forget_all()
             results = [exc] * len(jobs)
         self._resolve_all(jobs, results)
 
@@ -214,8 +259,16 @@ class GroupCommitWriter:
         plain: list[dict[str, Any]] = []
         facts: list[dict[str, Any]] = []
         checks: list[dict[str, Any]] = []
+        written, unwritten = self._written, self._unwritten
         for host_id, (job, r) in latest.items():
-            plain.append({"hid": host_id, "ls": job.received_at, "iv": r.interval, "av": r.agent_version})
+            seen = (job.received_at, r.interval, r.agent_version)
+            was = written.get(host_id)
+            if was is None or was[1:] != seen[1:] or seen[0] - was[0] >= LAST_SEEN_EVERY:
+                plain.append({"hid": host_id, "ls": seen[0], "iv": seen[1], "av": seen[2]})
+                written[host_id] = seen
+                unwritten.pop(host_id, None)
+            else:
+                unwritten[host_id] = seen
             if r.facts is not None and self._facts.get(host_id) != r.facts:
                 facts.append({"hid": host_id, "facts": r.facts})
                 self._facts[host_id] = r.facts
@@ -232,17 +285,7 @@ class GroupCommitWriter:
                     rows,
                 )
         if plain:
-            conn.execute(
-                update(hosts)
-                .where(hosts.c.id == bindparam("hid"), hosts.c.status != "revoked")
-                .values(
-                    last_seen=bindparam("ls"),
-                    interval=bindparam("iv"),
-                    agent_version=bindparam("av"),
-                    status="up",
-                ),
-                plain,
-            )
+            _write_seen(conn, plain)
 
     def _resolve_all(self, jobs: list[Job], results: list[list[bool] | BaseException]) -> None:
         """Answer a commit's jobs: those of an event loop in one callback on it (one wake-up of
@@ -280,3 +323,15 @@ class GroupCommitWriter:
                 # The reports are stored; a window hiccup must not turn the answer into a retry.
                 log.exception("after-commit step failed")
             future.set_result(res)
+
+
+def _write_seen(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Hosts' last seen time, interval and agent version; a host not revoked is up again."""
+    conn.execute(
+        update(hosts)
+        .where(hosts.c.id == bindparam("hid"), hosts.c.status != "revoked")
+        .values(
+            last_seen=bindparam("ls"), interval=bindparam("iv"), agent_version=bindparam("av"), status="up"
+        ),
+        rows,
+    )

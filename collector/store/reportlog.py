@@ -92,6 +92,7 @@ class LoggedReport:
     ts: float
     samples: list[Any]  # each [name, labels, value]
     checks: list[dict[str, Any]]
+    received_at: float = 0.0
 
 
 def encode_body(
@@ -110,6 +111,7 @@ def _decode(row: Any) -> LoggedReport:
         row.ts,
         body["samples"],  # [name, labels, value] lists: unpacked like tuples by every reader
         body.get("checks", []),
+        row.received_at,
     )
 
 

@@ -26,6 +26,13 @@ def _value(ctx: AppContext, name: str, host: str, t: float) -> float | None:
     return None
 
 
+def _enrolled(config: CollectorConfig, clock: FixedClock) -> tuple[AppContext, str, str, float]:
+    """A fresh ingest context with one enrolled host: (context, agent id, host token, now)."""
+    ctx = make_ingest_context(config, clock)
+    aid, token = _enroll(ctx)
+    return ctx, aid, token, clock.now().timestamp()
+
+
 def test_a_silent_host_goes_down_and_comes_back(ingest_ctx: AppContext, clock: FixedClock) -> None:
     aid, token = _enroll(ingest_ctx)
     t0 = clock.now().timestamp()
@@ -59,9 +66,7 @@ def test_a_silent_host_goes_down_and_comes_back(ingest_ctx: AppContext, clock: F
 
 
 def test_the_window_is_rebuilt_from_the_report_log(store_config: CollectorConfig, clock: FixedClock) -> None:
-    ctx = make_ingest_context(store_config, clock)
-    aid, token = _enroll(ctx)
-    t0 = clock.now().timestamp()
+    ctx, aid, token, t0 = _enrolled(store_config, clock)
     docs = [report(aid, i + 1, t0 - 300 + 15 * i, value=float(i)) for i in range(20)]
     assert all(_push(ctx, token, docs, t0))
     before = {s.key: list(s.vs) for s in ctx.window.series_named("node_load1")}
@@ -87,9 +92,7 @@ def test_the_window_is_rebuilt_from_the_report_log(store_config: CollectorConfig
 def test_a_rebuild_reads_each_metric_back_as_far_as_the_window_keeps_it(
     store_config: CollectorConfig, clock: FixedClock
 ) -> None:
-    ctx = make_ingest_context(store_config, clock)
-    aid, token = _enroll(ctx)
-    t0 = clock.now().timestamp()
+    ctx, aid, token, t0 = _enrolled(store_config, clock)
     docs = [report(aid, i + 1, t0 - 3000 + 15 * i, value=float(i)) for i in range(200)]
     assert all(_push(ctx, token, docs, t0))
     before = {s.key: (list(s.ts), list(s.vs)) for s in ctx.window.all_series()}
@@ -176,3 +179,77 @@ def test_a_report_is_answered_during_a_rule_round_and_reaches_the_window_after_i
     assert during == 1.0  # ...and kept out of the window the round reads
     assert seen_by_round == [1.0]
     assert _value(ingest_ctx, "node_load1", "db-01", t0 + 15) == 7.0  # applied after the round
+
+
+def _stored(ctx: AppContext) -> tuple[float | None, str, float]:
+    with ctx.engine.connect() as conn:
+        host = inventory.get_host(conn, "db-01")
+    assert host is not None
+    return host.last_seen, host.status, host.interval
+
+
+def test_a_reporting_hosts_row_is_written_now_and_then_and_exactly_when_it_goes_down_or_stops(
+    store_config: CollectorConfig, clock: FixedClock
+) -> None:
+    ctx, aid, token, t0 = _enrolled(store_config, clock)
+    svc: IngestService = ctx.area("ingest")
+    try:
+        _push(ctx, token, [report(aid, 1, t0)], t0)
+        assert _stored(ctx) == (t0, "up", 15.0)  # a host's first report after a start: written
+        _push(ctx, token, [report(aid, 2, t0 + 15)], t0 + 15)
+        assert _stored(ctx)[0] == t0  # less than LAST_SEEN_EVERY later: not rewritten
+        (state,) = [svc.host_state(h.id) for h in svc._hosts.values()]
+        assert state is not None
+        assert state.last_seen == t0 + 15  # the server's own view is exact
+        _push(ctx, token, [report(aid, 3, t0 + 30, interval=30.0)], t0 + 30)
+        assert _stored(ctx) == (t0 + 30, "up", 30.0)  # the interval changed: written at once
+        _push(ctx, token, [report(aid, 4, t0 + 60, interval=30.0)], t0 + 60)
+        assert _stored(ctx)[0] == t0 + 30
+        _push(ctx, token, [report(aid, 5, t0 + 90, interval=30.0)], t0 + 90)
+        assert _stored(ctx)[0] == t0 + 90  # LAST_SEEN_EVERY after the last write
+        _push(ctx, token, [report(aid, 6, t0 + 100, interval=30.0)], t0 + 100)
+        assert _stored(ctx)[0] == t0 + 90
+        _push(ctx, token, [report(aid, 7, t0 + 110)], t0 + 110)
+        assert _stored(ctx) == (t0 + 110, "up", 15.0)
+        _push(ctx, token, [report(aid, 8, t0 + 120)], t0 + 120)
+        # Silent for more than 3 intervals: down, with the exact last seen time the server had.
+        assert sweep_heartbeats(ctx, t0 + 166) == ["db-01"]
+        assert _stored(ctx) == (t0 + 120, "down", 15.0)
+        # Back less than LAST_SEEN_EVERY after the last write: up again in the store at once.
+        _push(ctx, token, [report(aid, 9, t0 + 167)], t0 + 167)
+        assert _stored(ctx) == (t0 + 167, "up", 15.0)
+        _push(ctx, token, [report(aid, 10, t0 + 175)], t0 + 175)
+        assert _stored(ctx)[0] == t0 + 167
+    finally:
+        ctx.close()
+    # The writer stores every host's latest when it stops.
+    again = make_ingest_context(store_config, clock)
+    try:
+        assert _stored(again) == (t0 + 175, "up", 15.0)
+    finally:
+        again.close()
+
+
+def test_after_a_crash_the_last_seen_times_come_from_the_report_log(
+    store_config: CollectorConfig, clock: FixedClock
+) -> None:
+    ctx, aid, token, t0 = _enrolled(store_config, clock)
+    svc: IngestService = ctx.area("ingest")
+    _push(ctx, token, [report(aid, 1, t0 - 40)], t0 - 40)
+    _push(ctx, token, [report(aid, 2, t0 - 10)], t0 - 10)
+    svc.writer._unwritten.clear()  # as after kill -9: the writer never got to store them
+    ctx.close()
+
+    again = make_ingest_context(store_config, clock)
+    try:
+        assert _stored(again)[0] == t0 - 40
+        svc = again.area("ingest")
+        svc.startup()
+        svc.rebuild_window(t0)
+        (state,) = list(svc._hosts.values())
+        assert state.last_seen == t0 - 10
+        assert _value(again, "up", "db-01", t0) == 1.0
+        # Stored 40 s ago, the host would be down at t0 + 6; the log says it is not.
+        assert sweep_heartbeats(again, t0 + 6) == []
+    finally:
+        again.close()

@@ -319,3 +319,15 @@ def test_a_real_agents_report_takes_the_quick_way() -> None:
     assert len(quick[0].samples) > 20
     assert quick[0].facts
     assert repr(quick) == repr(_parse_slowly(body, now=doc["ts"], limits=LIMITS, max_age=7 * 86400))
+
+
+def test_a_repeated_key_counts_once_and_the_last_wins_both_ways() -> None:
+    body = (
+        f'{{"agent_id": "{AID}", "seq": 1, "seq": 2, "ts": {NOW},'
+        ' "samples": [{"name": "a", "value": 1}],'
+        ' "samples": [{"name": "b", "value": 1, "value": 3, "labels": {"x": "1", "x": "2"}}]}'
+    ).encode()
+    quick = _quick(body, NOW, LIMITS, 7 * 86400)
+    assert quick is not None
+    assert (quick[0].seq, quick[0].samples) == (2, [("b", {"x": "2"}, 3.0)])
+    assert repr(quick) == repr(_slowly(body))
