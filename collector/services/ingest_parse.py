@@ -262,16 +262,13 @@ def _checks(raw: object, field: str) -> list[dict[str, Any]]:
         if not isinstance(output, str):
             raise InvalidInput("expected a string", field=f"{at}.output")
         duration = _number(c.get("duration", 0.0), f"{at}.duration")
-        out.append(
-            {
-                "name": name,
-                "kind": kind,
-                "status": int(status),
-                "output": output[:MAX_OUTPUT],
-                "duration": duration,
-            }
-        )
+        out.append(_check_entry(name, kind, int(status), output, duration))
     return out
+
+
+def _check_entry(name: str, kind: str, status: int, output: str, duration: float) -> dict[str, Any]:
+    """A check result as reports carry it on (its output cut to MAX_OUTPUT)."""
+    return {"name": name, "kind": kind, "status": status, "output": output[:MAX_OUTPUT], "duration": duration}
 
 
 # -- the quick way -------------------------------------------------------------------------------
@@ -372,8 +369,5 @@ def _quick_report(d: _Report, now: float, limits: IngestConfig, max_age: float) 
             or c.status not in (0, 1, 2, 3)
         ):
             return None
-        checks.append(
-            {"name": c.name, "kind": c.kind, "status": c.status, "output": c.output[:MAX_OUTPUT],
-             "duration": c.duration}
-        )
+        checks.append(_check_entry(c.name, c.kind, c.status, c.output, c.duration))
     return Report(d.agent_id, d.seq, d.ts, d.interval, d.agent_version, d.facts, samples, checks)

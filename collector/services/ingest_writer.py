@@ -105,11 +105,6 @@ class GroupCommitWriter:
         self.pending += len(job.reports)
         self._queue.put(job)
 
-    def forget_host(self, host_id: str) -> None:
-        self._facts.pop(host_id, None)
-        self._checks.pop(host_id, None)
-        self.rewrite_host(host_id)
-
     def rewrite_host(self, host_id: str) -> None:
         """The host was marked down (with its exact last seen time): its next report writes its
         row whatever changed, and what it sent before is not written again."""
